@@ -1,0 +1,80 @@
+"""The emulator's wire contract: JSON Schemas loaded once, and validate()."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+from referencing import Registry, Resource
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+BASE_URI = "https://wishpond-emulator.dev/schemas/"
+
+
+class ContractError(ValueError):
+    """A document that does not match its schema; the message names the field."""
+
+    def __init__(self, name: str, error: ValidationError) -> None:
+        self.name = name
+        self.error = error
+        self.path = "/".join(str(p) for p in error.absolute_path)
+        self.field = _field(error)
+        super().__init__(_describe(error, self.field))
+
+
+def _field(error: ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        parts.append(missing)
+    if error.validator == "additionalProperties" and "'" in error.message:
+        parts.append(error.message.split("'")[1])
+    return ".".join(parts) or "(body)"
+
+
+def _describe(error: ValidationError, field: str) -> str:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    hint = schema.get("description")
+    if error.validator == "required":
+        return f"{field} is required."
+    if error.validator == "additionalProperties":
+        known = ", ".join(sorted(schema.get("properties", {})))
+        return f"{field} is not a known field; the known fields are {known}."
+    if error.validator in ("anyOf", "oneOf") and hint:
+        return f"{hint}"
+    text = f"{field}: {error.message}"
+    return f"{text}. {hint}" if hint else f"{text}."
+
+
+@cache
+def schemas() -> dict[str, dict[str, Any]]:
+    """Return every schema by its short name (the file stem)."""
+    return {
+        path.stem: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(SCHEMA_DIR.glob("*.json"))
+    }
+
+
+@cache
+def registry() -> Registry:
+    """Return the registry holding every schema under its $id."""
+    return Registry().with_resources(
+        (body["$id"], Resource.from_contents(body)) for body in schemas().values()
+    )
+
+
+@cache
+def validator(name: str) -> Draft202012Validator:
+    """Return the compiled validator for a schema, built once."""
+    return Draft202012Validator(schemas()[name], registry=registry())
+
+
+def validate(name: str, obj: Any) -> None:
+    """Raise ContractError naming the field if obj does not match schema name."""
+    error = best_match(validator(name).iter_errors(obj))
+    if error is not None:
+        raise ContractError(name, error)

@@ -1,0 +1,5 @@
+"""Run the emulator: python -m emulator."""
+
+from emulator.cli import main
+
+raise SystemExit(main())

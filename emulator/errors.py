@@ -1,0 +1,79 @@
+"""Typed domain errors and the one JSON error handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+# Werkzeug's HTTP errors, named in the emulator's snake_case codes.
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    411: "length_required",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    431: "request_header_fields_too_large",
+}
+
+
+class EmulatorError(Exception):
+    """An error the client caused, carrying a code, a message and an HTTP status."""
+
+    def __init__(self, code: str, message: str, status: int = 400, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        """Return the JSON error document."""
+        return {"error": {"code": self.code, "message": self.message, **self.extra}}
+
+
+def error_response(err: EmulatorError) -> Response:
+    """Render an EmulatorError as a JSON response."""
+    response = jsonify(err.body())
+    response.status_code = err.status
+    return response
+
+
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    if status == 413:
+        message = (
+            "The request body is larger than the emulator accepts; "
+            "send less, or raise --max-body-bytes."
+        )
+    elif status == 405:
+        methods = getattr(exc, "valid_methods", None) or []
+        allowed = ", ".join(methods)
+        message = f"This route does not accept that method; use {allowed}."
+    elif status == 404:
+        message = "No such route; see GET /openapi.json for the routes the emulator serves."
+    else:
+        message = exc.description or exc.name
+    response = error_response(EmulatorError(_HTTP_CODES.get(status, "http_error"), message, status))
+    if status == 405 and getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(getattr(exc, "valid_methods", []))
+    return response
+
+
+def _unexpected(exc: Exception) -> Response:
+    # A bug, never the client's fault; still answer in JSON rather than HTML.
+    return error_response(
+        EmulatorError("internal_error", f"The emulator failed: {type(exc).__name__}: {exc}", 500)
+    )
+
+
+def register(app: Flask) -> None:
+    """Install the JSON error handlers on an app."""
+    app.register_error_handler(EmulatorError, error_response)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,197 @@
+"""The admin and inspection API under /_emulator."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from emulator import __version__
+from emulator.errors import EmulatorError
+from emulator.http.common import emulator, json_body
+
+bp = Blueprint("admin", __name__, url_prefix="/_emulator")
+
+MAX_WAIT = 60.0
+EVENT_TYPES = ("identify", "track", "page")
+
+
+@bp.before_request
+def require_token() -> None:
+    """Demand the admin token when one is configured."""
+    token = emulator().settings.admin_token
+    if not token:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise EmulatorError(
+            "admin_token_required",
+            "The admin API needs 'Authorization: Bearer <token>' (the --admin-token value).",
+            401,
+        )
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise EmulatorError(
+            "invalid_admin_token", "The bearer token does not match --admin-token.", 401
+        )
+
+
+def _query(allowed: set[str], prefixes: tuple[str, ...] = ()) -> dict[str, str]:
+    args = request.args.to_dict()
+    unknown = [k for k in args if k not in allowed and not k.startswith(prefixes)]
+    if unknown:
+        raise EmulatorError(
+            "unknown_parameter",
+            f"Unknown query parameter {unknown[0]!r}; this route takes "
+            + ", ".join(sorted(allowed) + [p + "<name>" for p in prefixes])
+            + ".",
+        )
+    return args
+
+
+def _int(args: dict[str, str], name: str, default: int = 0) -> int:
+    raw = args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise EmulatorError(
+            "invalid_parameter", f"{name} must be a whole number >= 0, got {raw!r}."
+        )
+    return value
+
+
+def _bool(name: str, raw: str) -> bool:
+    if raw.lower() not in ("true", "false"):
+        raise EmulatorError("invalid_parameter", f"{name} must be true or false, got {raw!r}.")
+    return raw.lower() == "true"
+
+
+@bp.get("/health")
+def health() -> Response:
+    """Report readiness and the version."""
+    emu = emulator()
+    return jsonify(
+        status="ok",
+        version=__version__,
+        mode="strict" if emu.settings.strict else "open",
+        total_events=emu.store.total_events,
+        max_events=emu.store.max_events,
+    )
+
+
+@bp.get("/merchants")
+def merchants() -> Response:
+    """List merchants with their counts, configured ones included."""
+    emu = emulator()
+    rows = {m["id"]: {**m, "configured": False} for m in emu.store.merchants()}
+    for mid in emu.settings.merchants:
+        rows.setdefault(mid, {"id": mid, "lead_count": 0, "visitor_count": 0, "event_count": 0})[
+            "configured"
+        ] = True
+    return jsonify(merchants=[rows[k] for k in sorted(rows)])
+
+
+@bp.get("/merchants/<merchant_id>/leads")
+def leads(merchant_id: str) -> Response:
+    """List leads, filtered by email, attribute.<name> and audience.<key>."""
+    args = _query({"email"}, ("attribute.", "audience."))
+    attributes = {k[len("attribute.") :]: v for k, v in args.items() if k.startswith("attribute.")}
+    audiences = {
+        k[len("audience.") :]: _bool(k, v) for k, v in args.items() if k.startswith("audience.")
+    }
+    found = emulator().store.leads(merchant_id, args.get("email"), attributes, audiences)
+    return jsonify(leads=found)
+
+
+@bp.get("/merchants/<merchant_id>/leads/<path:lead_id>")
+def lead(merchant_id: str, lead_id: str) -> Response:
+    """Show one lead with its events and audience history."""
+    _query(set())
+    return jsonify(emulator().store.lead(merchant_id, lead_id))
+
+
+@bp.get("/merchants/<merchant_id>/events")
+def events(merchant_id: str) -> Response:
+    """List events; with wait, long-poll until min_count match."""
+    args = _query({"lead_id", "type", "event", "after_seq", "wait", "min_count"})
+    kind = args.get("type")
+    if kind is not None and kind not in EVENT_TYPES:
+        raise EmulatorError(
+            "invalid_parameter", f"type must be one of {', '.join(EVENT_TYPES)}, got {kind!r}."
+        )
+    wait = 0.0
+    if "wait" in args:
+        try:
+            wait = float(args["wait"])
+        except ValueError:
+            wait = -1.0
+        if not 0 <= wait <= MAX_WAIT:
+            raise EmulatorError(
+                "invalid_parameter",
+                f"wait must be a number of seconds from 0 to {MAX_WAIT:g}, got {args['wait']!r}.",
+            )
+    found = emulator().store.events(
+        merchant_id,
+        lead_id=args.get("lead_id"),
+        type=kind,
+        event=args.get("event"),
+        after_seq=_int(args, "after_seq"),
+        min_count=_int(args, "min_count", 1),
+        wait=wait,
+    )
+    return jsonify(events=found)
+
+
+@bp.delete("/merchants/<merchant_id>")
+def reset_merchant(merchant_id: str) -> Response:
+    """Forget one merchant's leads, visitors and events."""
+    emulator().store.reset(merchant_id)
+    return jsonify(reset=merchant_id)
+
+
+@bp.post("/reset")
+def reset_all() -> Response:
+    """Forget every merchant and the request journal; configuration stays."""
+    emu = emulator()
+    emu.store.reset()
+    emu.journal.clear()
+    return jsonify(reset="all")
+
+
+@bp.get("/state")
+def export_state() -> Response:
+    """Export the whole state as one JSON document."""
+    return jsonify(emulator().store.export())
+
+
+@bp.put("/state")
+def import_state() -> Response:
+    """Replace the state (or, with mode=merge, the merchants named) from a document."""
+    args = _query({"mode"})
+    mode = args.get("mode", "replace")
+    if mode not in ("replace", "merge"):
+        raise EmulatorError("invalid_parameter", f"mode must be replace or merge, got {mode!r}.")
+    body = json_body("state")
+    store = emulator().store
+    store.load(body, replace=mode == "replace")
+    return jsonify(merchants=store.merchants())
+
+
+@bp.get("/requests")
+def journal() -> Response:
+    """Show the request journal, newest last."""
+    args = _query({"surface", "merchant_id", "outcome", "after_id"})
+    outcome = args.get("outcome")
+    if outcome is not None and outcome not in ("accepted", "rejected", "skipped"):
+        raise EmulatorError(
+            "invalid_parameter", f"outcome must be accepted, rejected or skipped, got {outcome!r}."
+        )
+    snap: dict[str, Any] = emulator().journal.snapshot(
+        args.get("surface"), args.get("merchant_id"), outcome, _int(args, "after_id")
+    )
+    return jsonify(snap)

@@ -1,0 +1,118 @@
+"""Request parsing shared by the surfaces: body, JSON, schema, credentials."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from flask import current_app, g, request
+
+import contract
+from emulator.errors import EmulatorError
+from emulator.settings import Settings
+from emulator.state import Emulator
+
+MAX_DEPTH = 64
+JSON_TYPES = ("application/json",)
+
+
+def emulator() -> Emulator:
+    """Return the running app's emulator state."""
+    return cast(Emulator, current_app.extensions["wishpond_emulator"])
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON; send numbers as finite values or strings")
+
+
+def _depth_ok(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return True
+
+
+def parse_json(raw: bytes) -> Any:
+    """Decode strict UTF-8 JSON (no NaN, bounded nesting) or raise a 400."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EmulatorError(
+            "invalid_utf8", f"The body is not valid UTF-8 (byte {exc.start}); send UTF-8 JSON."
+        ) from None
+    if not text.strip():
+        raise EmulatorError("invalid_json", "The body is empty; send a JSON object.")
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise EmulatorError(
+            "invalid_json", f"The JSON is nested too deeply; keep it under {MAX_DEPTH} levels."
+        ) from None
+    except ValueError as exc:
+        raise EmulatorError("invalid_json", f"The body is not valid JSON: {exc}.") from None
+    if not _depth_ok(value):
+        raise EmulatorError(
+            "invalid_json", f"The JSON is nested too deeply; keep it under {MAX_DEPTH} levels."
+        )
+    return value
+
+
+def json_body(schema: str | None = None, *, text_plain: bool = False) -> dict[str, Any]:
+    """Return the request's JSON object, checked against a contract schema."""
+    mimetype = request.mimetype
+    accepted = mimetype in JSON_TYPES or mimetype.endswith("+json")
+    if text_plain and mimetype in ("text/plain", ""):
+        accepted = True  # navigator.sendBeacon and no-preflight fetches send text/plain
+    if not accepted:
+        wanted = "application/json" + (" or text/plain" if text_plain else "")
+        raise EmulatorError(
+            "unsupported_media_type",
+            f"Content-Type {request.content_type or '(none)'!r} is not accepted; send {wanted}.",
+            415,
+        )
+    value = parse_json(request.get_data(cache=True))
+    if not isinstance(value, dict):
+        raise EmulatorError(
+            "body_not_object",
+            f"The body is a JSON {type(value).__name__ if value is not None else 'null'}; "
+            "send a JSON object.",
+        )
+    if schema is not None:
+        check(schema, value)
+    return value
+
+
+def check(schema: str, value: Any) -> None:
+    """Validate value against a contract schema, raising a 400 that names the field."""
+    try:
+        contract.validate(schema, value)
+    except contract.ContractError as exc:
+        raise EmulatorError("invalid_request", str(exc), 400, field=exc.field) from None
+
+
+def authenticate(settings: Settings, merchant_id: str, write_key: str) -> None:
+    """Check a merchant id and write key in strict mode; open mode accepts any."""
+    g.merchant_id = merchant_id
+    if not settings.strict:
+        return
+    expected = settings.merchants.get(merchant_id)
+    if expected is None:
+        raise EmulatorError(
+            "unknown_merchant",
+            f"Merchant {merchant_id!r} is not configured; the emulator knows "
+            f"{', '.join(sorted(settings.merchants))}. Check the Merchant ID.",
+            401,
+        )
+    if write_key != expected:
+        raise EmulatorError(
+            "invalid_write_key",
+            f"The write key does not match merchant {merchant_id!r}; "
+            "copy the Tracking Key configured for that merchant.",
+            401,
+        )

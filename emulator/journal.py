@@ -1,0 +1,61 @@
+"""The bounded request journal: a ring buffer of recent calls and their outcomes."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from typing import Any
+
+from emulator.store import utc_now
+
+JSON = dict[str, Any]
+
+
+class Journal:
+    """Keep the last `capacity` entries and count the ones that fell off."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._entries: deque[JSON] = deque(maxlen=capacity)
+        self._ids = itertools.count(1)
+        self._dropped = 0
+        self._lock = threading.Lock()
+
+    def record(self, **entry: Any) -> None:
+        """Append one entry, stamping it with an id and the time."""
+        with self._lock:
+            if len(self._entries) == self.capacity:
+                self._dropped += 1
+            self._entries.append({"id": next(self._ids), "at": utc_now(), **entry})
+
+    def clear(self) -> None:
+        """Forget every entry and the dropped count."""
+        with self._lock:
+            self._entries.clear()
+            self._dropped = 0
+
+    def snapshot(
+        self,
+        surface: str | None = None,
+        merchant_id: str | None = None,
+        outcome: str | None = None,
+        after_id: int = 0,
+    ) -> JSON:
+        """Return matching entries, oldest first, with the dropped count."""
+        with self._lock:
+            entries = [
+                e
+                for e in self._entries
+                if e["id"] > after_id
+                and (surface is None or e["surface"] == surface)
+                and (merchant_id is None or e.get("merchant_id") == merchant_id)
+                and (outcome is None or _outcome(e) == outcome)
+            ]
+            return {"requests": entries, "dropped": self._dropped, "capacity": self.capacity}
+
+
+def _outcome(entry: JSON) -> str:
+    if entry["status"] >= 400:
+        return "rejected"
+    return "skipped" if entry.get("skipped") else "accepted"

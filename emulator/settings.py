@@ -1,0 +1,59 @@
+"""Every setting of the emulator, in one frozen dataclass."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from emulator.errors import EmulatorError
+
+ID_PATTERN = r"^[A-Za-z0-9._~-]{1,128}$"
+_ID = re.compile(ID_PATTERN)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How one emulator app behaves; built from CLI flags or WISHPOND_EMULATOR_* variables."""
+
+    host: str = "127.0.0.1"
+    port: int = 9474
+    # merchant id -> write key; empty means open mode.
+    merchants: dict[str, str] = field(default_factory=dict)
+    # Segment source write key -> merchant id.
+    sources: dict[str, str] = field(default_factory=dict)
+    max_events: int = 1_000_000
+    journal_size: int = 10_000
+    max_body_bytes: int = 1024 * 1024
+    admin_token: str | None = None
+    import_path: str | None = None
+    export_on_exit: str | None = None
+    threads: int = 8
+    quiet: bool = False
+
+    @property
+    def strict(self) -> bool:
+        """Return whether merchants are configured, so credentials are checked."""
+        return bool(self.merchants)
+
+
+def parse_pairs(values: list[str] | tuple[str, ...], what: str) -> dict[str, str]:
+    """Parse 'A:B' items (each possibly comma-separated) into a dict."""
+    out: dict[str, str] = {}
+    for value in values:
+        for item in value.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            left, sep, right = item.partition(":")
+            if not sep or not left or not right:
+                raise EmulatorError(
+                    "invalid_setting",
+                    f"{what} expects ID:KEY pairs like 'm1:abc123', got {item!r}.",
+                )
+            out[left] = right
+    return out
+
+
+def valid_id(value: str) -> bool:
+    """Return whether a merchant or lead-path id is usable in URLs."""
+    return bool(_ID.match(value))

@@ -1,0 +1,102 @@
+"""Shared fixtures: function-scoped apps, served processes, Hypothesis profiles."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, settings
+
+from emulator import create_app
+from emulator.settings import Settings
+
+settings.register_profile("dev", max_examples=30, deadline=None)
+settings.register_profile(
+    "ci",
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture
+def app() -> Flask:
+    """Return a fresh app in open mode."""
+    return create_app(Settings())
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """Return a test client of a fresh app."""
+    return app.test_client()
+
+
+def require_tool(name: str, why: str) -> str:
+    """Return a tool's path; skip without it, or fail under EMULATOR_REQUIRE_E2E=1."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed ({why})"
+        if os.environ.get("EMULATOR_REQUIRE_E2E") == "1":
+            pytest.fail(message + "; EMULATOR_REQUIRE_E2E=1 makes this a failure")
+        pytest.skip(message)
+    return path
+
+
+@dataclass
+class Served:
+    """A `wishpond-emulator serve` subprocess."""
+
+    proc: subprocess.Popen[str]
+    url: str
+
+    def stop(self, timeout: float = 5) -> int:
+        """Send SIGTERM and return the exit code."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        return self.proc.wait(timeout)
+
+
+def start_served(*args: str, env: dict[str, str] | None = None) -> Served:
+    """Start the CLI on a free port and wait for its ready line."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("WISHPOND_EMULATOR_")}
+    full_env.update(env or {})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=full_env,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "ready on " not in line:
+        proc.kill()
+        raise AssertionError(f"no ready line: {line!r} {proc.stderr.read() if proc.stderr else ''}")
+    return Served(proc, line.rsplit(" ", 1)[1].strip())
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Served]]:
+    """Start served emulators and kill them at teardown."""
+    started: list[Served] = []
+
+    def factory(*args: str, **kwargs: Any) -> Served:
+        served = start_served(*args, **kwargs)
+        started.append(served)
+        return served
+
+    yield factory
+    for served in started:
+        if served.proc.poll() is None:
+            served.proc.kill()
+            served.proc.wait()
