@@ -58,6 +58,7 @@ SERVE_OPTIONS = (
     Option("--import", "state file or fixture to load at start"),
     Option("--export-on-exit", "write the state to this file on SIGTERM or Ctrl-C"),
     Option("--threads", "worker threads (default 8)", int),
+    Option("--max-wait", "longest long-poll wait in seconds (default 60)", float),
     Option("--quiet", "print nothing but errors", switch=True),
 )
 READY_OPTIONS = (
@@ -132,6 +133,7 @@ def settings_from(values: dict[str, Any]) -> Settings:
         "admin_token",
         "export_on_exit",
         "threads",
+        "max_wait",
         "quiet",
     ):
         if key in values:
@@ -145,6 +147,8 @@ def settings_from(values: dict[str, Any]) -> Settings:
     for key in ("max_events", "journal_size", "max_body_bytes", "threads"):
         if key in kwargs and kwargs[key] < 1:
             raise EmulatorError("invalid_setting", f"--{key.replace('_', '-')} must be at least 1.")
+    if kwargs.get("max_wait", 0) < 0:
+        raise EmulatorError("invalid_setting", "--max-wait must be 0 or more seconds.")
     return Settings(**kwargs)
 
 

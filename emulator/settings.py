@@ -28,6 +28,8 @@ class Settings:
     import_path: str | None = None
     export_on_exit: str | None = None
     threads: int = 8
+    # Longest long-poll a client may ask for, in seconds.
+    max_wait: float = 60.0
     quiet: bool = False
 
     @property

@@ -13,7 +13,6 @@ from emulator.http.common import emulator, json_body
 
 bp = Blueprint("admin", __name__, url_prefix="/_emulator")
 
-MAX_WAIT = 60.0
 EVENT_TYPES = ("identify", "track", "page")
 
 
@@ -130,10 +129,11 @@ def events(merchant_id: str) -> Response:
             wait = float(args["wait"])
         except ValueError:
             wait = -1.0
-        if not 0 <= wait <= MAX_WAIT:
+        limit = emulator().settings.max_wait
+        if not 0 <= wait <= limit:
             raise EmulatorError(
                 "invalid_parameter",
-                f"wait must be a number of seconds from 0 to {MAX_WAIT:g}, got {args['wait']!r}.",
+                f"wait must be a number of seconds from 0 to {limit:g}, got {args['wait']!r}.",
             )
     found = emulator().store.events(
         merchant_id,
