@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from emulator import __version__
 from emulator.errors import EmulatorError
-from emulator.http.common import emulator, json_body
+from emulator.http.common import emulator, json_body, require_admin_token
 
 bp = Blueprint("admin", __name__, url_prefix="/_emulator")
 
 EVENT_TYPES = ("identify", "track", "page")
 
 
-@bp.before_request
-def require_token() -> None:
-    """Demand the admin token when one is configured."""
-    token = emulator().settings.admin_token
-    if not token:
-        return
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not given:
-        raise EmulatorError(
-            "admin_token_required",
-            "The admin API needs 'Authorization: Bearer <token>' (the --admin-token value).",
-            401,
-        )
-    if not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise EmulatorError(
-            "invalid_admin_token", "The bearer token does not match --admin-token.", 401
-        )
+bp.before_request(require_admin_token)
 
 
 def _query(allowed: set[str], prefixes: tuple[str, ...] = ()) -> dict[str, str]:
@@ -83,16 +65,20 @@ def health() -> Response:
     )
 
 
-@bp.get("/merchants")
-def merchants() -> Response:
-    """List merchants with their counts, configured ones included."""
+def _merchant_rows() -> list[dict[str, Any]]:
     emu = emulator()
     rows = {m["id"]: {**m, "configured": False} for m in emu.store.merchants()}
     for mid in emu.settings.merchants:
         rows.setdefault(mid, {"id": mid, "lead_count": 0, "visitor_count": 0, "event_count": 0})[
             "configured"
         ] = True
-    return jsonify(merchants=[rows[k] for k in sorted(rows)])
+    return [rows[k] for k in sorted(rows)]
+
+
+@bp.get("/merchants")
+def merchants() -> Response:
+    """List merchants with their counts, configured ones included."""
+    return jsonify(merchants=_merchant_rows())
 
 
 @bp.get("/merchants/<merchant_id>/leads")
@@ -177,9 +163,8 @@ def import_state() -> Response:
     if mode not in ("replace", "merge"):
         raise EmulatorError("invalid_parameter", f"mode must be replace or merge, got {mode!r}.")
     body = json_body("state")
-    store = emulator().store
-    store.load(body, replace=mode == "replace")
-    return jsonify(merchants=store.merchants())
+    emulator().store.load(body, replace=mode == "replace")
+    return jsonify(merchants=_merchant_rows())
 
 
 @bp.get("/requests")

@@ -1,0 +1,163 @@
+"""The contract suite's options and HTTP client: `pytest contract --base-url URL`."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+import contract
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("wishpond-contract", "Wishpond emulator contract suite")
+    group.addoption("--base-url", help="URL of the server under test, e.g. http://127.0.0.1:9474")
+    group.addoption("--admin-token", default=None, help="bearer token for /_emulator/*")
+    group.addoption(
+        "--merchant",
+        default=None,
+        help="ID:KEY of a merchant the server is configured with (needed in strict mode)",
+    )
+
+
+@dataclass
+class Reply:
+    """One HTTP answer."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+    raw: bytes
+
+
+class Api:
+    """A small urllib client for the server under test."""
+
+    def __init__(self, base: str, token: str | None) -> None:
+        self.base = base.rstrip("/")
+        self.token = token
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        json_body: Any = None,
+        *,
+        data: bytes | None = None,
+        content_type: str | None = "application/json",
+        headers: dict[str, str] | None = None,
+        admin: bool | None = None,
+        timeout: float = 30,
+    ) -> Reply:
+        """Send one request and return the reply, whatever its status."""
+        if json_body is not None:
+            data = json.dumps(json_body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None and content_type:
+            req.add_header("Content-Type", content_type)
+        if (admin if admin is not None else path.startswith("/_emulator")) and self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        for key, value in (headers or {}).items():
+            req.add_header(key, value)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                status, hdrs, raw = resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as err:
+            status, hdrs, raw = err.code, dict(err.headers), err.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        return Reply(status, {k.lower(): v for k, v in hdrs.items()}, body, raw)
+
+    def ok(self, method: str, path: str, json_body: Any = None, schema: str | None = None) -> Any:
+        """Send a request that must succeed, validating the answer against a schema."""
+        reply = self.call(method, path, json_body)
+        assert reply.status == 200, (method, path, reply.status, reply.body)
+        if schema:
+            contract.validate(schema, reply.body)
+        return reply.body
+
+    def error(self, reply: Reply, status: int, code: str) -> str:
+        """Check an error reply's status, shape and code; return its message."""
+        assert reply.status == status, (reply.status, reply.body)
+        assert reply.headers.get("content-type", "").startswith("application/json"), reply.raw
+        contract.validate("error", reply.body)
+        assert reply.body["error"]["code"] == code, reply.body
+        return str(reply.body["error"]["message"])
+
+
+@dataclass
+class Merchant:
+    """The merchant a test writes to, with helpers for the tracker surface."""
+
+    api: Api
+    id: str
+    key: str
+
+    def creds(self) -> dict[str, str]:
+        return {"merchant_id": self.id, "write_key": self.key}
+
+    def send(self, call: str, **body: Any) -> Reply:
+        return self.api.call("POST", f"/tracker/v1/{call}", {**self.creds(), **body})
+
+    def identify(self, lead_id: str, attributes: dict[str, Any] | None = None, **kw: Any) -> Any:
+        reply = self.send("identify", id=lead_id, attributes=attributes or {}, **kw)
+        assert reply.status == 200, reply.body
+        contract.validate("identify-response", reply.body)
+        return reply.body["lead"]
+
+    def track(self, event: str, properties: dict[str, Any] | None = None, **kw: Any) -> Any:
+        reply = self.send("track", event=event, properties=properties or {}, **kw)
+        assert reply.status == 200, reply.body
+        contract.validate("track-response", reply.body)
+        return reply.body["event"]
+
+    def path(self, rest: str = "") -> str:
+        return f"/_emulator/merchants/{self.id}{rest}"
+
+    def leads(self, query: str = "") -> list[Any]:
+        return list(self.api.ok("GET", self.path(f"/leads{query}"), schema="leads")["leads"])
+
+    def lead(self, lead_id: str) -> Any:
+        return self.api.ok("GET", self.path(f"/leads/{lead_id}"), schema="lead-detail")
+
+    def events(self, query: str = "") -> list[Any]:
+        return list(self.api.ok("GET", self.path(f"/events{query}"), schema="events")["events"])
+
+
+@pytest.fixture(scope="session")
+def api(request: pytest.FixtureRequest) -> Api:
+    base = request.config.getoption("--base-url")
+    if not base:
+        pytest.skip("pass --base-url URL to run the contract suite against a server")
+    client = Api(base, request.config.getoption("--admin-token"))
+    health = client.call("GET", "/_emulator/health")
+    assert health.status == 200, f"{base} does not answer health: {health.status} {health.body}"
+    return client
+
+
+@pytest.fixture(scope="session")
+def health(api: Api) -> Any:
+    return api.ok("GET", "/_emulator/health", schema="health")
+
+
+@pytest.fixture
+def merchant(api: Api, health: Any, request: pytest.FixtureRequest) -> Iterator[Merchant]:
+    """A clean merchant: a fresh id in open mode, the configured one (reset) in strict mode."""
+    configured = request.config.getoption("--merchant")
+    if configured:
+        mid, _, key = configured.partition(":")
+    elif health.get("mode") == "strict":
+        pytest.skip("the server is in strict mode: pass --merchant ID:KEY")
+    else:
+        mid, key = f"contract-{uuid.uuid4().hex[:12]}", "contract-key"
+    api.ok("DELETE", f"/_emulator/merchants/{mid}")
+    yield Merchant(api, mid, key)
+    api.call("DELETE", f"/_emulator/merchants/{mid}")
