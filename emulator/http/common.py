@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from typing import Any, cast
 
@@ -63,8 +64,10 @@ def parse_json(raw: bytes) -> Any:
     return value
 
 
-def json_body(schema: str | None = None, *, text_plain: bool = False) -> dict[str, Any]:
-    """Return the request's JSON object, checked against a contract schema."""
+def json_body(
+    schema: str | None = None, *, text_plain: bool = False, data: bytes | None = None
+) -> dict[str, Any]:
+    """Return the request's (or the given decoded) JSON object, checked against a schema."""
     mimetype = request.mimetype
     accepted = mimetype in JSON_TYPES or mimetype.endswith("+json")
     if text_plain and mimetype in ("text/plain", ""):
@@ -76,7 +79,7 @@ def json_body(schema: str | None = None, *, text_plain: bool = False) -> dict[st
             f"Content-Type {request.content_type or '(none)'!r} is not accepted; send {wanted}.",
             415,
         )
-    value = parse_json(request.get_data(cache=True))
+    value = parse_json(request.get_data(cache=True) if data is None else data)
     if not isinstance(value, dict):
         raise EmulatorError(
             "body_not_object",
@@ -115,4 +118,23 @@ def authenticate(settings: Settings, merchant_id: str, write_key: str) -> None:
             f"The write key does not match merchant {merchant_id!r}; "
             "copy the Tracking Key configured for that merchant.",
             401,
+        )
+
+
+def require_admin_token() -> None:
+    """Demand 'Authorization: Bearer <token>' on /_emulator/* when --admin-token is set."""
+    token = emulator().settings.admin_token
+    if not token:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise EmulatorError(
+            "admin_token_required",
+            "The admin API needs 'Authorization: Bearer <token>' (the --admin-token value).",
+            401,
+        )
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise EmulatorError(
+            "invalid_admin_token", "The bearer token does not match --admin-token.", 401
         )
