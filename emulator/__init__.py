@@ -15,7 +15,7 @@ CORS_PREFIXES = ("/tracker/", "/connect.js")
 def create_app(settings: Any = None) -> Flask:
     """Build one isolated emulator app with its own store."""
     from emulator import errors
-    from emulator.http import admin, tracker
+    from emulator.http import admin, dashboard, tracker
     from emulator.settings import Settings
     from emulator.state import Emulator
 
@@ -27,6 +27,7 @@ def create_app(settings: Any = None) -> Flask:
     errors.register(app)
     app.register_blueprint(tracker.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(dashboard.bp)
     app.after_request(_cors)
     app.after_request(_journal)
     return app
