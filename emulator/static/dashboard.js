@@ -61,6 +61,10 @@
     node.hidden = !visible;
   }
 
+  function plural(n, noun) {
+    return n.toLocaleString() + ' ' + noun + (n === 1 ? '' : 's');
+  }
+
   function pretty(value) {
     if (typeof value === 'string') return value;
     if (value === undefined) return '';
@@ -270,8 +274,8 @@
             el(
               'span',
               { class: 'nav-counts' },
-              el('span', { class: 'lead-n', text: m.lead_count + ' leads' }),
-              ' · ' + m.visitor_count + ' visitors · ' + m.event_count + ' events',
+              el('span', { class: 'lead-n', text: plural(m.lead_count, 'lead') }),
+              ' · ' + plural(m.visitor_count, 'visitor') + ' · ' + plural(m.event_count, 'event'),
             ),
           ),
         ),
@@ -383,7 +387,7 @@
     state.leads = body.leads;
     renderLeads();
   }
-  const refreshLeads = coalesce(loadLeads, 800);
+  const refreshLeads = coalesce(loadLeads, 400);
 
   function searchText(lead) {
     const parts = [lead.id, ...(lead.anonymous_ids || [])];
@@ -447,7 +451,7 @@
     const shown = Math.min(found.length, MAX_LEAD_ROWS);
     $('lead-count').textContent = query
       ? found.length + ' of ' + state.leads.length
-      : state.leads.length + (state.leads.length === 1 ? ' lead' : ' leads');
+      : plural(state.leads.length, 'lead');
     const empty = $('leads-empty');
     empty.textContent =
       found.length > shown
@@ -594,7 +598,7 @@
         entry.summary ? el('span', { class: 'summary', text: entry.summary }) : null),
       el('td', { class: 'mono', text: entry.merchant_id || '' }),
       el('td', { class: 'num status s' + String(entry.status).charAt(0), text: entry.status }),
-      el('td', { class: 'reasons' }, reasonNodes(entry)));
+      el('td', null, el('div', { class: 'reasons' }, reasonNodes(entry))));
   }
 
   function matches(entry) {

@@ -1,0 +1,280 @@
+"""The dashboard in headless chromium: live updates, search, lead view, journal, escaping, token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conftest import Served, require_tool
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Waits cover the journal's 2 s poll and a slow CI machine; the long-poll answers at once.
+TIMEOUT = 10_000
+XSS = '<img src=x onerror="window.__pwned=1">'
+
+# Runs before the page's own script: record CSP violations, which a correct page never causes.
+WATCH = """
+window.__violations = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__violations.push(e.violatedDirective + ' ' + e.blockedURI);
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Launch one headless chromium for the module."""
+    path = require_tool("chromium", "the dashboard tests drive Debian's chromium via Playwright")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """Open a fresh profile and page that remembers its console errors."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_init_script(WATCH)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    opened.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    opened.errors = errors  # type: ignore[attr-defined]
+    yield opened
+    context.close()
+
+
+def send(url: str, call: str, merchant: str = "m1", key: str = "k1", **body: Any) -> Any:
+    """Send one tracker call the way connect.js does and return the response."""
+    return requests.post(
+        f"{url}/tracker/v1/{call}",
+        json={"merchant_id": merchant, "write_key": key, **body},
+        timeout=5,
+    )
+
+
+def assert_clean(page: Page, allow: tuple[str, ...] = ()) -> None:
+    """Check nothing ran that should not have, and the page broke none of its own rules."""
+    assert page.evaluate("window.__pwned") is None
+    assert page.evaluate("window.__violations") == []
+    unexpected = [e for e in page.errors if not any(a in e for a in allow)]  # type: ignore[attr-defined]
+    assert unexpected == []
+
+
+def lead_row(page: Page, lead_id: str) -> Any:
+    return page.locator("#leads .lead-row").filter(has=page.locator(".lead-sub", has_text=lead_id))
+
+
+def test_new_leads_appear_live_and_search_finds_them(
+    page: Page, serve: Callable[..., Served]
+) -> None:
+    srv = serve()
+    page.goto(srv.url)
+    expect(page.locator("#view-welcome")).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+
+    # No merchant yet: the journal poll reveals it, and the dashboard opens it.
+    send(srv.url, "identify", id="ada-1", attributes={"email": "ada@example.com", "plan": "gold"})
+    expect(lead_row(page, "ada-1")).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator("#merchant-title")).to_have_text("m1")
+
+    # The merchant is open: the long-poll brings the next lead.
+    send(
+        srv.url,
+        "identify",
+        id="bob-2",
+        attributes={"email": "bob@example.com", "company": "Difference Engines"},
+    )
+    expect(lead_row(page, "bob-2")).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator(".merchant[data-merchant='m1'] .nav-counts")).to_contain_text("2 leads")
+    assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
+
+    search = page.locator("#search")
+    for query, found in [
+        ("bob-2", ["bob-2"]),  # by id
+        ("ADA@example", ["ada-1"]),  # by email, any case
+        ("engines", ["bob-2"]),  # by any attribute value
+        ("gold", ["ada-1"]),
+        ("example.com", ["bob-2", "ada-1"]),
+    ]:
+        search.fill(query)
+        expect(page.locator("#leads .lead-row")).to_have_count(len(found))
+        expect(page.locator("#leads .lead-sub")).to_contain_text(found)
+    search.fill("no-such-lead")
+    expect(page.locator("#leads .lead-row")).to_have_count(0)
+    expect(page.locator("#leads-empty")).to_contain_text("No lead matches")
+    assert_clean(page)
+
+
+def test_lead_view_shows_attributes_audiences_and_timeline(
+    page: Page, serve: Callable[..., Served]
+) -> None:
+    srv = serve()
+    attrs = {"email": "grace@example.com", "name": "Grace Hopper", "plan": "gold", "seats": 12}
+    send(srv.url, "identify", id="grace", anonymous_id="v-1", attributes=attrs)
+    send(srv.url, "track", anonymous_id="v-1", event="Signed Up", properties={"tier": "Startup"})
+    page.goto(srv.url)
+    lead_row(page, "grace").click()
+
+    expect(page.locator("#detail-title")).to_have_text("Grace Hopper")
+    rows = page.locator("#detail-attributes tr")
+    expect(rows).to_have_count(4)
+    expect(rows.filter(has_text="plan")).to_contain_text("gold")
+    expect(rows.filter(has_text="seats").locator("td")).to_have_text("12")
+    timeline = page.locator("#detail-events > li.tl")
+    expect(timeline).to_have_count(2)
+    expect(timeline.nth(0)).to_contain_text("Signed Up")
+    expect(timeline.nth(0)).to_contain_text('"tier": "Startup"')
+    expect(timeline.nth(1)).to_contain_text("identify")
+    expect(page.locator("#detail-audiences")).to_contain_text("Not in any Engage audience")
+
+    # While the lead is open, a new event joins its timeline at the top.
+    send(srv.url, "track", id="grace", event="Upgraded", properties={"to": "Enterprise"})
+    expect(timeline).to_have_count(3, timeout=TIMEOUT)
+    expect(timeline.nth(0)).to_contain_text("Upgraded")
+
+    # Audience membership and its history, loaded through the admin API's state import.
+    state = requests.get(f"{srv.url}/_emulator/state", timeout=5).json()
+    lead = state["merchants"]["m1"]["leads"][0]
+    lead["audiences"] = {"vip_users": False, "trial": True}
+    lead["audience_history"] = [
+        {"key": "vip_users", "value": True, "seq": 1, "received_at": "2026-01-01T00:00:00.000Z"},
+        {"key": "trial", "value": True, "seq": 2, "received_at": "2026-01-01T00:00:01.000Z"},
+        {"key": "vip_users", "value": False, "seq": 3, "received_at": "2026-01-01T00:00:02.000Z"},
+    ]
+    assert requests.put(f"{srv.url}/_emulator/state", json=state, timeout=5).status_code == 200
+    page.reload()
+    chips = page.locator("#detail-audiences .chip")
+    expect(chips).to_have_count(2)
+    expect(page.locator("#detail-audiences .chip.in")).to_contain_text("trial")
+    expect(page.locator("#detail-audiences .chip.out")).to_contain_text("vip_users")
+    history = page.locator("#detail-history tbody tr")
+    expect(history).to_have_count(3)
+    expect(history.nth(0)).to_contain_text("vip_users")
+    expect(history.nth(0)).to_contain_text("false")
+    expect(history.nth(2)).to_contain_text("true")
+    assert_clean(page)
+
+
+def test_hostile_values_render_as_text_and_never_run(
+    page: Page, serve: Callable[..., Served]
+) -> None:
+    srv = serve()
+    page.goto(srv.url)
+    ok = send(
+        srv.url,
+        "identify",
+        id=XSS,
+        anonymous_id=XSS,
+        attributes={
+            "email": f"{XSS}@example.com",
+            XSS: XSS,
+            "bio": "<script>window.__pwned=2</script>",
+        },
+    )
+    assert ok.status_code == 200
+    send(srv.url, "track", id=XSS, event=XSS, properties={"note": XSS})
+    # A rejected call with a hostile merchant id: the journal shows it and its error message.
+    rejected = send(srv.url, "identify", merchant=XSS, id="x")
+    assert rejected.status_code == 400
+
+    expect(page.locator("#leads .lead-row")).to_have_count(1, timeout=TIMEOUT)
+    expect(page.locator("#leads .lead-sub")).to_contain_text(XSS)
+    page.locator("#leads .lead-row").click()
+    expect(page.locator("#detail-sub")).to_have_text(XSS)
+    expect(page.locator("#detail-attributes th", has_text="onerror")).to_have_text(XSS)
+    expect(page.locator("#detail-events .tl-title").first).to_have_text(XSS)
+    expect(page.locator("#detail-events")).to_contain_text(XSS)
+
+    page.locator("#tab-events").click()
+    expect(page.locator("#events-table .title-cell").first).to_have_text(XSS)
+
+    page.locator("#nav-requests").click()
+    row = page.locator("#requests-table tr.r-rejected")
+    expect(row).to_have_count(1, timeout=TIMEOUT)
+    expect(row.locator("td").nth(4)).to_have_text(XSS)
+    expect(page.locator("#requests-table")).to_contain_text(f"track '{XSS}'")
+
+    # Escaped, not merely blocked: no element was ever made from the payloads.
+    assert page.locator("img[src='x']").count() == 0
+    assert page.evaluate("document.scripts.length") == 1
+    assert_clean(page)
+
+
+def test_rejected_calls_show_in_the_journal_with_their_reason(
+    page: Page, serve: Callable[..., Served]
+) -> None:
+    srv = serve("--merchant", "m1:right-key")
+    page.goto(srv.url + "/#/requests")
+    expect(page.locator("#requests-empty")).to_be_visible()
+
+    assert send(srv.url, "identify", key="right-key", id="u1").status_code == 200
+    assert send(srv.url, "identify", key="wrong-key", id="u2").status_code == 401
+    assert send(srv.url, "track", key="right-key", id="u1", event="").status_code == 400
+
+    rows = page.locator("#requests-table tbody tr")
+    expect(rows).to_have_count(3, timeout=TIMEOUT)
+    bad_key = rows.nth(1)
+    expect(bad_key).to_have_class("r-rejected")
+    expect(bad_key.locator(".status")).to_have_text("401")
+    expect(bad_key.locator(".err-code")).to_have_text("invalid_write_key")
+    expect(bad_key).to_contain_text("does not match merchant 'm1'")
+    expect(rows.nth(0).locator(".err-code")).to_have_text("invalid_request")
+    expect(rows.nth(0)).to_contain_text("event")
+    expect(rows.nth(2).locator(".outcome")).to_have_text("accepted")
+    expect(page.locator("#rejected-count")).to_have_text("2 rejected")
+
+    page.locator("#outcome-filter [data-outcome='rejected']").click()
+    expect(rows).to_have_count(2)
+    page.locator("#outcome-filter [data-outcome='accepted']").click()
+    expect(rows).to_have_count(1)
+    expect(rows.nth(0)).to_contain_text("identify u1")
+    assert_clean(page)
+
+
+def test_admin_token_is_asked_for_kept_and_sent(page: Page, serve: Callable[..., Served]) -> None:
+    srv = serve("--admin-token", "tok-123")
+    send(srv.url, "identify", id="t1", attributes={"email": "t1@example.com"})
+    page.goto(srv.url)
+    dialog = page.locator("#token-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#merchants .merchant")).to_have_count(0)
+
+    page.locator("#token-input").fill("not-the-token")
+    page.locator("#token-submit").click()
+    expect(page.locator("#token-error")).to_contain_text("does not match")
+    expect(dialog).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+
+    sent: list[str | None] = []
+    page.on(
+        "request",
+        lambda r: sent.append(r.headers.get("authorization")) if "/_emulator/" in r.url else None,
+    )
+    page.locator("#token-input").fill("tok-123")
+    page.locator("#token-submit").click()
+    expect(dialog).to_be_hidden()
+    expect(lead_row(page, "t1")).to_be_visible(timeout=TIMEOUT)
+    assert sent and set(sent) == {"Bearer tok-123"}
+    assert "tok-123" in page.evaluate("Object.values(sessionStorage)")
+
+    page.reload()
+    expect(lead_row(page, "t1")).to_be_visible(timeout=TIMEOUT)
+    expect(dialog).to_be_hidden()
+    assert_clean(page, allow=("401",))
