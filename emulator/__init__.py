@@ -15,7 +15,8 @@ CORS_PREFIXES = ("/tracker/", "/connect.js")
 def create_app(settings: Any = None) -> Flask:
     """Build one isolated emulator app with its own store."""
     from emulator import errors
-    from emulator.http import admin, dashboard, tracker
+    from emulator.http import admin, dashboard, segment, tracker
+    from emulator.http import engage as engage_http
     from emulator.settings import Settings
     from emulator.state import Emulator
 
@@ -27,6 +28,8 @@ def create_app(settings: Any = None) -> Flask:
     errors.register(app)
     app.register_blueprint(tracker.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(segment.bp)
+    app.register_blueprint(engage_http.bp)
     app.register_blueprint(dashboard.bp)
     app.after_request(_cors)
     app.after_request(_journal)
@@ -38,7 +41,7 @@ def _surface(path: str) -> str | None:
         return "tracker"
     if path.startswith("/v1/"):
         return "segment"
-    if path.startswith("/_emulator/merchants/") and "/audiences/" in path:
+    if path.startswith("/_emulator/merchants/") and path.split("/")[4:5] == ["audiences"]:
         return "engage"
     return None
 

@@ -1,0 +1,144 @@
+"""Segment message -> Wishpond tracker call: a port of the analytics.js Wishpond integration.
+
+The integration calls `Wishpond.Tracker.identify(userId, identify.traits(ALIASES))` and
+`Wishpond.Tracker.track(event, properties)`; `identify.traits` comes from Segment's facade
+library, whose lookups ignore case and separators. Everything here is pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+JSON = dict[str, Any]
+
+# The integration's aliases, in its order: facade reads the camelCase trait, writes the
+# snake_case key and deletes the camelCase key.
+ALIASES = {
+    "createdAt": "created_at",
+    "updatedAt": "updated_at",
+    "firstName": "first_name",
+    "lastName": "last_name",
+    "phoneNumber": "phone_number",
+    "leadScore": "lead_score",
+}
+FORWARDED = ("identify", "track")
+USER_ID_REQUIRED = "user id required"
+NOT_SUPPORTED = "not supported by the Wishpond destination"
+
+_SEPARATORS = re.compile(r"[^a-zA-Z0-9.]+")
+# JavaScript's String.prototype.trim whitespace (ES5 WhiteSpace and LineTerminator).
+_JS_SPACE = " \t\n\v\f\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"  # noqa: E501
+
+
+@dataclass(frozen=True)
+class TrackerCall:
+    """A call the Wishpond tracker receives, with the session it arrived in."""
+
+    method: str  # identify or track
+    user_id: str | None
+    anonymous_id: str | None
+    traits: JSON | None = None
+    event: str | None = None
+    properties: JSON | None = None
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A message the destination does not forward, and why."""
+
+    type: str
+    reason: str
+
+
+def segment_id(value: Any) -> str | None:
+    """Return a Segment id as a string (integers stringified); empty or null is None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = value if isinstance(value, str) else str(value)
+    return text or None
+
+
+def _normalize(key: str) -> str:
+    """Return obj-case's form of a key: only letters, digits and dots, lower case."""
+    return _SEPARATORS.sub("", key).lower()
+
+
+def _lookup(traits: Mapping[str, Any], name: str) -> Any:
+    """Return the first trait whose key matches name ignoring case and separators."""
+    wanted = _normalize(name)
+    for key, value in traits.items():
+        if _normalize(key) == wanted:
+            return value
+    return None
+
+
+def _trim(text: str) -> str:
+    return text.strip(_JS_SPACE)
+
+
+def first_name(traits: Mapping[str, Any]) -> str | None:
+    """Return facade's firstName(): the trait, else the first word of a string name."""
+    value = _lookup(traits, "firstName")
+    if isinstance(value, str):
+        return _trim(value)
+    name = _lookup(traits, "name")
+    if isinstance(name, str):
+        return _trim(name).split(" ")[0]
+    return None
+
+
+def last_name(traits: Mapping[str, Any]) -> str | None:
+    """Return facade's lastName(): the trait, else what follows the first space of name."""
+    value = _lookup(traits, "lastName")
+    if isinstance(value, str):
+        return _trim(value)
+    name = _lookup(traits, "name")
+    if not isinstance(name, str):
+        return None
+    space = _trim(name).find(" ")
+    if space == -1:
+        return None
+    # facade finds the space in the trimmed name but cuts the untrimmed one; kept as is.
+    return _trim(name[space + 1 :])
+
+
+_GETTERS = {"firstName": first_name, "lastName": last_name}
+
+
+def identify_traits(user_id: str | None, traits: Mapping[str, Any] | None) -> JSON:
+    """Return facade's identify.traits(ALIASES): the traits Wishpond's identify receives."""
+    out: JSON = dict(traits or {})
+    if user_id:
+        out["id"] = user_id
+    seen = dict(out)  # facade reads every alias from the traits as sent, not as rewritten
+    for alias, target in ALIASES.items():
+        getter = _GETTERS.get(alias)
+        value = getter(seen) if getter is not None else _lookup(seen, alias)
+        if value is None:
+            continue
+        out[target] = value
+        out.pop(alias, None)
+    return out
+
+
+def map_message(message: Mapping[str, Any]) -> TrackerCall | Skip:
+    """Return the tracker call the destination makes for a validated Segment message."""
+    kind = message["type"]
+    user_id = segment_id(message.get("userId"))
+    anonymous_id = segment_id(message.get("anonymousId"))
+    if kind == "identify":
+        if user_id is None:
+            return Skip(kind, USER_ID_REQUIRED)
+        traits = identify_traits(user_id, message.get("traits"))
+        return TrackerCall("identify", user_id, anonymous_id, traits=traits)
+    if kind == "track":
+        properties = dict(message.get("properties") or {})
+        return TrackerCall(
+            "track", user_id, anonymous_id, event=message["event"], properties=properties
+        )
+    return Skip(kind, NOT_SUPPORTED)
