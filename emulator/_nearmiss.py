@@ -80,17 +80,21 @@ def _no_lead_lines(view: MerchantView, lead_id: str, expected: Mapping[str, Any]
             f"{lead_id!r} is an anonymous visitor id that no identify has linked to a lead yet"
         )
     lines += _elsewhere(view, lead_id)
-    if not lines:
+    if not ids:
+        lines.append(_empty(view))
+    elif not lines:
         lines.append(
             f"merchant {view.id!r} has {len(ids)} lead(s): {', '.join(map(repr, ids[:10]))}"
-            if ids
-            else _empty(view)
         )
     return lines
 
 
 def _empty(view: MerchantView) -> str:
-    busy = [f"{m['id']!r} ({m['event_count']} events)" for m in view.client.merchants()]
+    busy = [
+        f"{m['id']!r} ({m['event_count']} events)"
+        for m in view.client.merchants()
+        if m["id"] != view.id and (m["event_count"] or m["lead_count"])
+    ]
     others = f"; merchants with data: {', '.join(busy)}" if busy else "; the emulator holds no data"
     return f"merchant {view.id!r} has no leads at all{others}"
 

@@ -33,7 +33,10 @@ class EmulatorAPIError(Exception):
         self.method, self.url, self.status, self.body = method, url, status, body
         self.code: str = str(error.get("code", "http_error"))
         self.message: str = str(error.get("message", body))
-        super().__init__(f"{method} {url} -> {status} {self.code}: {self.message}")
+        hint = ""
+        if self.code in ("admin_token_required", "invalid_admin_token"):
+            hint = f" Pass admin_token= to EmulatorClient, or set {TOKEN_ENV}."
+        super().__init__(f"{method} {url} -> {status} {self.code}: {self.message}{hint}")
 
 
 class EmulatorUnreachable(ConnectionError):
@@ -215,7 +218,9 @@ class MerchantView:
 
     def sync_audience(self, key: str, members: Sequence[str], name: str | None = None) -> JSON:
         """Sync an Engage audience's members, as Segment Engage would; return the emitted calls."""
-        body: JSON = {"name": name if name is not None else key, "members": list(members)}
+        body: JSON = {"members": list(members)}
+        if name is not None:
+            body["name"] = name
         return self.client.request("PUT", f"{self._path}/audiences/{_quote(key)}", body)  # type: ignore[no-any-return]
 
     def _lead_or_none(self, lead_id: str) -> JSON | None:
