@@ -22,6 +22,7 @@
     leadsFor: null,
     seenUpdates: new Map(),
     lastSeq: 0,
+    totalEvents: 0,
     feed: [],
     journal: [],
     journalAfter: 0,
@@ -68,7 +69,8 @@
   function pretty(value) {
     if (typeof value === 'string') return value;
     if (value === undefined) return '';
-    return JSON.stringify(value, null, 2);
+    const flat = JSON.stringify(value);
+    return flat.length <= 60 ? flat : JSON.stringify(value, null, 2);
   }
 
   function valueNode(value) {
@@ -118,7 +120,11 @@
     }
     const error = body && body.error ? body.error : {};
     if (res.status === 401) throw new AuthError(error.code || 'admin_token_required');
-    if (!res.ok) throw new Error(error.message || 'The emulator answered ' + res.status + '.');
+    if (!res.ok) {
+      const err = new Error(error.message || 'The emulator answered ' + res.status + '.');
+      err.status = res.status;
+      throw err;
+    }
     return body;
   }
 
@@ -187,6 +193,10 @@
 
   function lostContact(err) {
     if (err && err.name === 'AbortError') return;
+    if (err && err.status) {
+      banner(err.message); // the emulator answered, but refused: say why
+      return;
+    }
     state.offline = true;
     setLive('offline', 'Offline');
     banner('Lost contact with the emulator (' + err.message + '). Retrying…');
@@ -241,7 +251,9 @@
     state.merchants = body.merchants;
     renderMerchants();
     const row = state.merchants.find((m) => m.id === state.merchant);
-    if (state.merchant !== null && (row ? row.event_count : 0) < state.lastSeq) {
+    const shrank = health.total_events < state.totalEvents;
+    state.totalEvents = health.total_events;
+    if (state.merchant !== null && (shrank || (row ? row.event_count : 0) < state.lastSeq)) {
       startPoll(); // the merchant was reset: its seqs start again from 1
       refreshLeads();
       refreshDetail();
@@ -535,24 +547,37 @@
 
     const timeline = clear($('detail-events'));
     const events = lead.events.slice().reverse();
-    for (const e of events.slice(0, TIMELINE_MAX)) timeline.append(timelineItem(e));
+    const toggles = new Map();
+    for (const h of history) toggles.set(h.seq, (toggles.get(h.seq) || []).concat([h]));
+    for (const e of events.slice(0, TIMELINE_MAX)) timeline.append(timelineItem(e, toggles));
     if (events.length > TIMELINE_MAX) {
       timeline.append(el('li', { class: 'muted more', text: events.length - TIMELINE_MAX + ' older events not shown.' }));
     }
     if (events.length === 0) timeline.append(el('li', { class: 'muted', text: 'No events.' }));
   }
 
-  function timelineItem(e) {
+  function payloadNode(payload) {
+    const entries = Object.entries(payload);
+    if (entries.some(([, v]) => v !== null && typeof v === 'object')) {
+      return el('pre', { class: 'v v-json', text: JSON.stringify(payload, null, 2) });
+    }
+    return el('table', { class: 'kv small' }, el('tbody', null, entries.map(([k, v]) =>
+      el('tr', null, el('th', { scope: 'row', text: k }), el('td', null, valueNode(v))))));
+  }
+
+  function timelineItem(e, toggles) {
     const payload = e.type === 'identify' ? e.attributes : e.properties;
-    const label = e.type === 'identify' ? 'attributes' : 'properties';
+    const label = e.type === 'identify' ? ['attribute', 'attributes'] : ['property', 'properties'];
     const count = payload ? Object.keys(payload).length : 0;
     let body = null;
     if (count > 0) {
-      const text = JSON.stringify(payload, null, 2);
-      body = el('details', { open: text.split('\n').length <= 10 ? '' : null },
-        el('summary', { text: count + ' ' + label }),
-        el('pre', { class: 'v v-json', text }));
+      body = el('details', { open: count <= 8 ? '' : null },
+        el('summary', { text: count + ' ' + label[count === 1 ? 0 : 1] }),
+        payloadNode(payload));
     }
+    const changes = (toggles.get(e.seq) || []).map((h) =>
+      el('span', { class: 'chip small ' + (h.value ? 'in' : 'out') },
+        el('span', { text: (h.value ? 'entered ' : 'left ') + h.key })));
     return el('li', { class: 'tl t-' + e.type, 'data-seq': e.seq },
       el('div', { class: 'tl-head' },
         el('span', { class: 'type t-' + e.type, text: e.type }),
@@ -561,6 +586,7 @@
           el('span', { class: 'pill', text: e.source }),
           ' #' + e.seq + ' ',
           timeNode(e.received_at))),
+      changes.length ? el('div', { class: 'chips tl-chips' }, changes) : null,
       e.anonymous_id ? el('div', { class: 'tl-anon', text: 'visitor ' + e.anonymous_id }) : null,
       body);
   }
@@ -744,6 +770,16 @@
       });
     }
     window.addEventListener('hashchange', route);
+    document.addEventListener('keydown', (e) => {
+      const typing = e.target instanceof HTMLInputElement;
+      if (e.key === '/' && !typing && state.view === 'merchant' && state.tab === 'leads') {
+        e.preventDefault();
+        $('search').focus();
+      } else if (e.key === 'Escape' && e.target === $('search')) {
+        $('search').value = '';
+        renderLeads();
+      }
+    });
     document.addEventListener('visibilitychange', () => {
       if (!document.hidden) wakeJournal();
     });

@@ -69,6 +69,16 @@ def send(url: str, call: str, merchant: str = "m1", key: str = "k1", **body: Any
     )
 
 
+def sync(url: str, key: str, members: list[str], merchant: str = "m1") -> None:
+    """Sync an Engage audience's complete membership through the emulator's simulator."""
+    r = requests.put(
+        f"{url}/_emulator/merchants/{merchant}/audiences/{key}",
+        json={"members": members},
+        timeout=5,
+    )
+    assert r.status_code == 200, r.text
+
+
 def assert_clean(page: Page, allow: tuple[str, ...] = ()) -> None:
     """Check nothing ran that should not have, and the page broke none of its own rules."""
     assert page.evaluate("window.__pwned") is None
@@ -119,6 +129,14 @@ def test_new_leads_appear_live_and_search_finds_them(
     search.fill("no-such-lead")
     expect(page.locator("#leads .lead-row")).to_have_count(0)
     expect(page.locator("#leads-empty")).to_contain_text("No lead matches")
+
+    # A reset between test runs: the next run's lead replaces the old ones on screen.
+    search.fill("")
+    assert requests.post(f"{srv.url}/_emulator/reset", timeout=5).status_code == 200
+    send(srv.url, "identify", id="cy-3", attributes={"email": "cy@example.com"})
+    expect(page.locator("#leads .lead-row")).to_have_count(1, timeout=TIMEOUT)
+    expect(lead_row(page, "cy-3")).to_be_visible()
+    assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
     assert_clean(page)
 
 
@@ -140,7 +158,7 @@ def test_lead_view_shows_attributes_audiences_and_timeline(
     timeline = page.locator("#detail-events > li.tl")
     expect(timeline).to_have_count(2)
     expect(timeline.nth(0)).to_contain_text("Signed Up")
-    expect(timeline.nth(0)).to_contain_text('"tier": "Startup"')
+    expect(timeline.nth(0).locator("tr", has_text="tier").locator("td")).to_have_text("Startup")
     expect(timeline.nth(1)).to_contain_text("identify")
     expect(page.locator("#detail-audiences")).to_contain_text("Not in any Engage audience")
 
@@ -149,26 +167,22 @@ def test_lead_view_shows_attributes_audiences_and_timeline(
     expect(timeline).to_have_count(3, timeout=TIMEOUT)
     expect(timeline.nth(0)).to_contain_text("Upgraded")
 
-    # Audience membership and its history, loaded through the admin API's state import.
-    state = requests.get(f"{srv.url}/_emulator/state", timeout=5).json()
-    lead = state["merchants"]["m1"]["leads"][0]
-    lead["audiences"] = {"vip_users": False, "trial": True}
-    lead["audience_history"] = [
-        {"key": "vip_users", "value": True, "seq": 1, "received_at": "2026-01-01T00:00:00.000Z"},
-        {"key": "trial", "value": True, "seq": 2, "received_at": "2026-01-01T00:00:01.000Z"},
-        {"key": "vip_users", "value": False, "seq": 3, "received_at": "2026-01-01T00:00:02.000Z"},
-    ]
-    assert requests.put(f"{srv.url}/_emulator/state", json=state, timeout=5).status_code == 200
-    page.reload()
+    # Engage audience syncs toggle membership; the open lead shows each change as it lands.
+    sync(srv.url, "vip_users", ["grace"])
+    expect(page.locator("#detail-audiences .chip.in")).to_contain_text("vip_users", timeout=TIMEOUT)
+    sync(srv.url, "trial", ["grace"])
+    sync(srv.url, "vip_users", [])
     chips = page.locator("#detail-audiences .chip")
     expect(chips).to_have_count(2)
     expect(page.locator("#detail-audiences .chip.in")).to_contain_text("trial")
     expect(page.locator("#detail-audiences .chip.out")).to_contain_text("vip_users")
     history = page.locator("#detail-history tbody tr")
-    expect(history).to_have_count(3)
+    expect(history).to_have_count(3, timeout=TIMEOUT)
     expect(history.nth(0)).to_contain_text("vip_users")
     expect(history.nth(0)).to_contain_text("false")
     expect(history.nth(2)).to_contain_text("true")
+    expect(timeline.nth(0)).to_contain_text("left vip_users")
+    expect(timeline.nth(1)).to_contain_text("entered trial")
     assert_clean(page)
 
 
@@ -220,16 +234,25 @@ def test_hostile_values_render_as_text_and_never_run(
 def test_rejected_calls_show_in_the_journal_with_their_reason(
     page: Page, serve: Callable[..., Served]
 ) -> None:
-    srv = serve("--merchant", "m1:right-key")
+    srv = serve("--merchant", "m1:right-key", "--source", "seg-key:m1")
     page.goto(srv.url + "/#/requests")
     expect(page.locator("#requests-empty")).to_be_visible()
 
     assert send(srv.url, "identify", key="right-key", id="u1").status_code == 200
     assert send(srv.url, "identify", key="wrong-key", id="u2").status_code == 401
     assert send(srv.url, "track", key="right-key", id="u1", event="").status_code == 400
+    # Segment's destination forwards only identify and track: a page call is skipped.
+    page_call = {"userId": "u1", "name": "Pricing", "properties": {"path": "/pricing"}}
+    skipped = requests.post(f"{srv.url}/v1/page", json=page_call, auth=("seg-key", ""), timeout=5)
+    assert skipped.status_code == 200
 
     rows = page.locator("#requests-table tbody tr")
-    expect(rows).to_have_count(3, timeout=TIMEOUT)
+    expect(rows).to_have_count(4, timeout=TIMEOUT)
+    expect(rows.nth(0)).to_have_class("r-skipped")
+    expect(rows.nth(0).locator(".outcome")).to_have_text("skipped")
+    expect(rows.nth(0).locator(".reason")).to_contain_text("page")
+    expect(page.locator("#skipped-count")).to_have_text("1 skipped")
+    rows = rows.filter(has_not=page.locator(".o-skipped"))
     bad_key = rows.nth(1)
     expect(bad_key).to_have_class("r-rejected")
     expect(bad_key.locator(".status")).to_have_text("401")
@@ -240,11 +263,14 @@ def test_rejected_calls_show_in_the_journal_with_their_reason(
     expect(rows.nth(2).locator(".outcome")).to_have_text("accepted")
     expect(page.locator("#rejected-count")).to_have_text("2 rejected")
 
+    all_rows = page.locator("#requests-table tbody tr")
     page.locator("#outcome-filter [data-outcome='rejected']").click()
-    expect(rows).to_have_count(2)
+    expect(all_rows).to_have_count(2)
+    page.locator("#outcome-filter [data-outcome='skipped']").click()
+    expect(all_rows).to_have_count(1)
     page.locator("#outcome-filter [data-outcome='accepted']").click()
-    expect(rows).to_have_count(1)
-    expect(rows.nth(0)).to_contain_text("identify u1")
+    expect(all_rows).to_have_count(1)
+    expect(all_rows.nth(0)).to_contain_text("identify u1")
     assert_clean(page)
 
 
