@@ -509,13 +509,14 @@ def _build_merchant(merchant_id: str, body: Mapping[str, Any]) -> Merchant:
         )
         m.leads[lead.id] = lead
         m._set_email(lead, None)
+    # The visitor list (in its order) says who is linked; leads' anonymous_ids fill the gaps.
+    for raw in body.get("visitors", []):
+        m.visitors[raw["anonymous_id"]] = Visitor(raw["anonymous_id"], raw.get("lead_id"))
     for lead in m.leads.values():
         for anon in lead.anonymous_ids:
-            m.visitors[anon] = Visitor(anon, lead.id)
-    for raw in body.get("visitors", []):
-        known = m.visitors.get(raw["anonymous_id"])
-        if known is None or known.lead_id is None:
-            m.visitors[raw["anonymous_id"]] = Visitor(raw["anonymous_id"], raw.get("lead_id"))
+            known = m.visitors.setdefault(anon, Visitor(anon, lead.id))
+            if known.lead_id is None:
+                known.lead_id = lead.id
     for i, raw in enumerate(body.get("events", []), start=1):
         ev = Event(
             seq=i,
@@ -542,6 +543,8 @@ def _build_merchant(merchant_id: str, body: Mapping[str, Any]) -> Merchant:
             m.leads[lead_id].event_seqs.append(i)
         elif anon_id is not None:
             m.visitors[anon_id].pending.append(i)
+    for lead in m.leads.values():
+        lead.anonymous_ids = [a for a in lead.anonymous_ids if m.visitors[a].lead_id == lead.id]
     for visitor in m.visitors.values():
         if visitor.lead_id is not None:
             if visitor.lead_id not in m.leads:
