@@ -6,6 +6,7 @@ import json
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
@@ -73,8 +74,54 @@ def validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(schemas()[name], registry=registry())
 
 
+# Keywords whose values are data, not subschemas.
+_DATA_KEYWORDS = frozenset(("const", "enum", "default", "examples"))
+
+
+def _inline(node: Any, base: str, seen: tuple[str, ...] = ()) -> Any:
+    """Return node with every $ref replaced by the subschema it points to."""
+    if isinstance(node, list):
+        return [_inline(item, base, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if isinstance(node.get("$id"), str):
+        base = urljoin(base, node["$id"])
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "$ref" and isinstance(value, str):
+            target = urljoin(base, value)
+            if target in seen:  # recursive: leave an absolute $ref for the registry
+                out[key] = target
+                continue
+            resolved = registry().resolver(base).lookup(value)
+            sub = _inline(resolved.contents, target.partition("#")[0], (*seen, target))
+            if isinstance(sub, dict):
+                sub = {k: v for k, v in sub.items() if k not in ("$id", "$schema", "$defs")}
+            if len(node) == 1:
+                return sub
+            out.setdefault("allOf", []).append(sub)
+        elif key in _DATA_KEYWORDS:
+            out[key] = value
+        else:
+            out[key] = _inline(value, base, seen)
+    return out
+
+
+@cache
+def _inlined(name: str) -> Draft202012Validator:
+    """Return a validator over the schema with its $refs inlined.
+
+    Resolving a $ref through the registry costs more than the checks themselves, so valid
+    documents are accepted by this one and only invalid ones go through validator(name).
+    """
+    body = schemas()[name]
+    return Draft202012Validator(_inline(body, body["$id"]), registry=registry())
+
+
 def validate(name: str, obj: Any) -> None:
     """Raise ContractError naming the field if obj does not match schema name."""
+    if _inlined(name).is_valid(obj):
+        return
     error = best_match(validator(name).iter_errors(obj))
     if error is not None:
         raise ContractError(name, error)

@@ -1,0 +1,91 @@
+"""The inlined fast-path validators accept exactly what the registry-based validators accept."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import contract
+from emulator.store import Store
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+ODD_VALUES: tuple[Any, ...] = (None, 0, -1, 1.5, True, "", "x" * 300, "bad id!", [], {}, {"a": 1})
+
+
+def _walk(value: Any) -> Iterator[Any]:
+    yield value
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item)
+
+
+def _mutations(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for key in doc:
+        yield {k: v for k, v in doc.items() if k != key}
+        for odd in ODD_VALUES:
+            yield {**doc, key: odd}
+    yield {**doc, "unknown_field": 1}
+
+
+def _seeds() -> Iterator[Any]:
+    yield from (json.loads(p.read_text(encoding="utf-8")) for p in sorted(FIXTURES.glob("*.json")))
+    creds = {"merchant_id": "m1", "write_key": "k1", "anonymous_id": "a1"}
+    yield {**creds, "id": "u1", "attributes": {"email": "u1@example.com"}}
+    yield {**creds, "event": "Signed Up", "properties": {"plan": "Startup"}}
+    yield {**creds, "properties": {"path": "/"}}
+    store = Store()
+    yield {"lead": store.identify("m1", "u1", {"email": "u1@example.com"}, "a1")}
+    yield {"event": store.track("m1", "Signed Up", {"plan": "Startup"}, "a1")}
+    yield store.lead("m1", "u1")
+    yield {"leads": store.leads("m1"), "events": store.events("m1")}
+    yield store.export()
+
+
+def corpus() -> list[Any]:
+    """Return fixtures, real bodies and documents, and near-misses of every object in them."""
+    docs: list[Any] = []
+    for seed in _seeds():
+        for value in _walk(seed):
+            if isinstance(value, dict):
+                docs.append(value)
+                docs.extend(_mutations(value))
+    docs.extend(ODD_VALUES)
+    unique = {json.dumps(d, sort_keys=True): d for d in docs}
+    picked = list(unique.values())
+    random.Random(7).shuffle(picked)
+    return picked[:3000]
+
+
+@pytest.mark.parametrize("name", sorted(contract.schemas()))
+def test_inlined_schema_has_no_refs_left(name: str) -> None:
+    text = json.dumps(contract._inlined(name).schema)
+    assert '"$ref"' not in text, f"{name}: a $ref survived inlining"
+
+
+def test_inlined_validators_agree_with_the_registry_validators() -> None:
+    docs = corpus()
+    both_outcomes = 0
+    for name in sorted(contract.schemas()):
+        fast, full = contract._inlined(name), contract.validator(name)
+        outcomes = set()
+        for doc in docs:
+            expected = full.is_valid(doc)
+            assert fast.is_valid(doc) is expected, f"{name} disagrees on {json.dumps(doc)[:300]}"
+            outcomes.add(expected)
+        both_outcomes += outcomes == {True, False}
+    # The corpus must exercise acceptance and rejection, or agreement would prove little.
+    assert both_outcomes >= 10
+
+
+def test_validate_still_names_the_field_on_failure() -> None:
+    with pytest.raises(contract.ContractError) as info:
+        contract.validate("tracker-track", {"merchant_id": "m1", "write_key": "k", "event": ""})
+    assert info.value.field in ("event", "(body)")
