@@ -5,7 +5,7 @@
 (() => {
   const API = '/_emulator';
   const TOKEN_KEY = 'wishpond-emulator.admin-token';
-  const LONG_POLL_SECONDS = 25;
+  const LONG_POLL_SECONDS = 25; // halved while the emulator's --max-wait is lower
   const JOURNAL_EVERY_MS = 2000; // rejected calls make no event, so the journal is polled
   const MAX_LEAD_ROWS = 500;
   const FEED_SIZE = 200;
@@ -30,6 +30,8 @@
     pollGen: 0,
     pollAbort: null,
     offline: false,
+    wait: LONG_POLL_SECONDS,
+    bannerTimer: 0,
   };
 
   const $ = (id) => document.getElementById(id);
@@ -123,6 +125,7 @@
     if (!res.ok) {
       const err = new Error(error.message || 'The emulator answered ' + res.status + '.');
       err.status = res.status;
+      err.code = error.code;
       throw err;
     }
     return body;
@@ -195,6 +198,8 @@
     if (err && err.name === 'AbortError') return;
     if (err && err.status) {
       banner(err.message); // the emulator answered, but refused: say why
+      clearTimeout(state.bannerTimer);
+      state.bannerTimer = setTimeout(() => banner(state.offline ? $('banner').textContent : ''), 8000);
       return;
     }
     state.offline = true;
@@ -316,7 +321,7 @@
     let first = true;
     state.lastSeq = Math.max(0, (row ? row.event_count : 0) - FEED_SIZE);
     while (gen === state.pollGen) {
-      const wait = first ? '' : '&wait=' + LONG_POLL_SECONDS + '&min_count=1';
+      const wait = first ? '' : '&wait=' + state.wait + '&min_count=1';
       try {
         const body = await call(base + '?after_seq=' + state.lastSeq + wait, signal);
         if (gen !== state.pollGen) return;
@@ -326,10 +331,15 @@
         backoff = 1000;
         if (body.events.length > 0) ingest(body.events, first);
         else refreshMerchants(); // an idle wait: recheck counts, which also reveals a reset
+        // Let a burst arrive as one batch; never spin when the server allows no waiting.
+        if (body.events.length > 0 || (!first && state.wait < 1)) await sleep(state.wait < 1 ? 2000 : 200);
         first = false;
-        if (body.events.length > 0) await sleep(200); // let a burst arrive as one batch
       } catch (err) {
         if (gen !== state.pollGen || signal.aborted) return;
+        if (err.code === 'invalid_parameter' && !first && state.wait >= 1) {
+          state.wait = Math.floor(state.wait / 2); // the emulator caps waits lower (--max-wait)
+          continue;
+        }
         lostContact(err);
         await sleep(backoff);
         backoff = Math.min(backoff * 2, 10000);
@@ -607,8 +617,12 @@
         el('span', { text: entry.error.message || '' })));
     }
     for (const skip of entry.skipped || []) {
-      const extra = Object.entries(skip).filter(([k]) => k !== 'reason').map(([k, v]) => k + ': ' + pretty(v));
-      out.push(el('span', { class: 'reason', text: [pretty(skip.reason)].concat(extra).join(' · ') }));
+      const known = ['reason', 'type', 'index'];
+      const extra = Object.entries(skip).filter(([k]) => !known.includes(k)).map(([k, v]) => k + ': ' + pretty(v));
+      const what = [skip.type === undefined ? '' : pretty(skip.type),
+        skip.index === undefined ? '' : '(message ' + pretty(skip.index) + ')'].filter(Boolean).join(' ');
+      const text = (what ? what + ': ' : '') + pretty(skip.reason);
+      out.push(el('span', { class: 'reason', text: [text].concat(extra).join(' · ') }));
     }
     return out;
   }
@@ -784,7 +798,8 @@
       if (!document.hidden) wakeJournal();
     });
     $('welcome-example').textContent =
-      'curl -s ' + location.origin + "/tracker/v1/identify -H 'Content-Type: application/json' \\\n" +
+      'curl -s ' + location.origin + '/tracker/v1/identify \\\n' +
+      "  -H 'Content-Type: application/json' \\\n" +
       '  -d \'{"merchant_id": "m1", "write_key": "k1", "id": "lead-1",\n' +
       '       "attributes": {"email": "jane@example.com", "name": "Jane Kim"}}\'';
   }
