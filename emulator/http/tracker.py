@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify
+from pathlib import Path
+
+from flask import Blueprint, Response, g, jsonify, send_file
 
 from emulator.http.common import authenticate, check, emulator, json_body
 
 bp = Blueprint("tracker", __name__)
+CONNECT_JS = Path(__file__).resolve().parent.parent / "static" / "connect.js"
 
 
 def _begin(schema: str) -> dict:  # type: ignore[type-arg]
@@ -53,3 +56,12 @@ def page() -> Response:
     )
     g.summary = "page"
     return jsonify({"event": event})
+
+
+@bp.get("/connect.js")
+def connect_js() -> Response:
+    """Serve the browser tracker script."""
+    response = send_file(CONNECT_JS, mimetype="text/javascript", conditional=True, max_age=None)
+    # Revalidate every load (cheap, ETag/304) so an upgraded emulator is never shadowed by a cache.
+    response.headers["Cache-Control"] = "no-cache"
+    return response
