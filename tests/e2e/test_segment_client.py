@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,3 +103,21 @@ def test_python_library_is_refused_an_unknown_write_key(serve: Callable[..., Ser
     client.shutdown()
     assert [getattr(e, "status", None) for e in errors] == [401]
     assert get(served, "/_emulator/merchants")["merchants"] == []
+
+
+def test_the_documented_five_lines(serve: Callable[..., Served], tmp_path: Path) -> None:
+    served = serve()
+    docs = (Path(__file__).parents[2] / "docs" / "segment.md").read_text()
+    snippet = docs.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(snippet.strip().splitlines()) == 5
+    script = tmp_path / "five_lines.py"
+    script.write_text(snippet.replace("http://127.0.0.1:9474", served.url))
+    subprocess.run([sys.executable, str(script)], check=True, timeout=60)
+    [lead] = get(served, "/_emulator/merchants/my-shop/leads")["leads"]
+    assert lead["attributes"] == {
+        "name": "Jane Kim",
+        "email": "jane.kim@example.com",
+        "id": "1e810c197e",
+        "first_name": "Jane",
+        "last_name": "Kim",
+    }
