@@ -1,0 +1,118 @@
+"""The apps under test and how each WSGI server runs them as one process.
+
+`emulator()` is the real emulator app; `baseline()` is a bare Flask app that parses the same
+JSON and returns a constant. `python bench/apps.py APP --server NAME --port P` serves one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from typing import Any
+
+from common import free_port, python
+from flask import Flask, Response, request
+
+THREADS = 8
+SERVERS = ("product", "waitress", "gunicorn", "granian")
+
+
+def emulator() -> Flask:
+    """Build the emulator app exactly as `wishpond-emulator serve` does."""
+    from emulator import create_app
+    from emulator.settings import Settings
+
+    return create_app(Settings(quiet=True))
+
+
+def baseline() -> Flask:
+    """Build a bare Flask app that parses the JSON body and answers a constant."""
+    app = Flask("baseline")
+    constant = b'{"ok":true}'
+
+    @app.post("/tracker/v1/identify")
+    @app.post("/tracker/v1/track")
+    @app.post("/v1/batch")
+    def ingest() -> Response:
+        json.loads(request.get_data())
+        return Response(constant, mimetype="application/json")
+
+    @app.get("/_emulator/health")
+    def health() -> Response:
+        return Response(b'{"status":"ok"}', mimetype="application/json")
+
+    return app
+
+
+def command(app: str, server: str, port: int) -> list[str]:
+    """Return the argv that serves app ('emulator' or 'baseline') on server at port."""
+    if server == "product" and app == "emulator":
+        # The real CLI, so the figure is what users get.
+        return [python(), "-m", "emulator", "serve", "--port", str(port), "--quiet"]
+    if server in ("product", "waitress"):
+        return [python(), __file__, app, "--server", server, "--port", str(port)]
+    if server == "gunicorn":
+        return [
+            python(), "-m", "gunicorn", f"apps:{app}()",
+            "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "gthread",
+            "--threads", str(THREADS), "--graceful-timeout", "2", "--log-level", "warning",
+        ]  # fmt: skip
+    if server == "granian":
+        return [
+            python(), "-m", "granian", "--interface", "wsgi", "--factory", f"apps:{app}",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+            "--blocking-threads", str(THREADS), "--no-access-log", "--log-level", "warning",
+            "--workers-kill-timeout", "2",
+        ]  # fmt: skip
+    raise ValueError(f"unknown server {server!r}; choose one of {', '.join(SERVERS)}")
+
+
+def _serve_product(app: Flask, port: int) -> None:
+    from emulator.server import Server
+    from emulator.settings import Settings
+
+    server = Server(app, Settings(port=port, threads=THREADS, quiet=True))
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+        server.wake()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    server.run_until(stop)
+    server.drain()
+
+
+def _serve_waitress(app: Flask, port: int) -> None:
+    from waitress.server import create_server
+
+    server: Any = create_server(app, host="127.0.0.1", port=port, threads=THREADS)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    server.run()
+
+
+def main() -> None:
+    """Serve one app on one server until SIGTERM."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("app", choices=("emulator", "baseline"))
+    parser.add_argument("--server", choices=("product", "waitress"), default="product")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--fill", type=int, default=0, help="store this many events first")
+    args = parser.parse_args()
+    app = emulator() if args.app == "emulator" else baseline()
+    if args.fill:
+        import payloads
+
+        payloads.fill(app.extensions["wishpond_emulator"].store, args.fill, batch=1000)
+    port = args.port or free_port()
+    if args.server == "product":
+        _serve_product(app, port)
+    else:
+        _serve_waitress(app, port)
+
+
+if __name__ == "__main__":
+    main()
