@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,6 +20,7 @@ from tests.conftest import Served
 
 pytestmark = pytest.mark.e2e
 
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "browser.md"
 JANE = {
     "name": "Jane Kim",
     "email": "jane.kim@example.com",
@@ -215,3 +221,50 @@ def test_calls_made_just_before_unload_arrive(
 
     events = admin(emulator, "merchants/unload/events", event="Leaving", wait=10, min_count=30)
     assert sorted(e["properties"]["i"] for e in events["events"]) == list(range(30))
+
+
+def documented_example(marker: str) -> str:
+    """Return the first python block after `<!-- example: marker -->` in docs/browser.md."""
+    after = DOCS.read_text(encoding="utf-8").split(f"<!-- example: {marker} -->", 1)[1]
+    found = re.match(r"\s*```python\n(.*?)^```", after, re.S | re.M)
+    assert found, f"docs/browser.md has no python block after the {marker} marker"
+    return found.group(1)
+
+
+def test_documented_playwright_route_example_works(
+    chromium_path: str, serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    served = serve()
+    script = tmp_path / "example.py"
+    script.write_text(documented_example("playwright-route"), encoding="utf-8")
+    env = {**os.environ, "WISHPOND_EMULATOR_URL": served.url}
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "'Signed Up'" in done.stdout
+    lead = admin(served, "merchants/demo-shop/leads/1e810c197e")
+    assert lead["attributes"] == {"name": "Jane Kim", "email": "jane.kim@example.com"}
+    assert [(e["type"], e["event"]) for e in lead["events"]] == [
+        ("identify", None),
+        ("track", "Signed Up"),
+    ]
+
+
+def test_host_resolver_rules_send_the_cdn_to_the_emulator(
+    launch: Any, pages: str, emulator: Served
+) -> None:
+    port = emulator.url.rsplit(":", 1)[1]
+    browser = launch(f"--host-resolver-rules=MAP cdn.wishpond.net:80 127.0.0.1:{port}")
+    page = browser.new_page()
+    page.goto(f"{pages}/cdn.html?merchant=mapped-cdn&key=k1")
+    wait_loaded(page)
+    assert page.evaluate("Wishpond.Tracker.origin") == "http://cdn.wishpond.net"
+    run(page, "Wishpond.Tracker.identify('lead-cdn', {plan: 'Pro'}).then(Wishpond.Tracker.flush)")
+    lead = admin(emulator, "merchants/mapped-cdn/leads/lead-cdn")
+    assert lead["attributes"] == {"plan": "Pro"}
