@@ -368,3 +368,20 @@ def test_text_plain_and_empty_batch(client: FlaskClient) -> None:
         "/v1/batch", data='{"batch": []}', content_type="text/plain", headers=basic("m1")
     )
     assert r.status_code == 200 and r.json == {"success": True}
+
+
+def test_batch_context_with_a_malformed_message_context(client: FlaskClient) -> None:
+    messages = [{"type": "identify", "userId": "u", "context": "nope"}, 7]
+    r = batch(client, messages, context={"ip": "127.0.0.1"})
+    assert r.status_code == 400
+    assert [(e["index"], e["field"]) for e in r.json["error"]["errors"]] == [
+        (0, "context"),
+        (1, "(message)"),
+    ]
+
+
+def test_lone_surrogate_escapes_are_measured_not_crashed_on(client: FlaskClient) -> None:
+    message = '{"type": "track", "userId": "u", "event": "E", "properties": {"x": "\\ud800"}}'
+    body = '{"batch": [' + message + "]}"
+    r = client.post("/v1/batch", data=body, content_type="application/json", headers=basic("m1"))
+    assert r.status_code == 200 and events(client)[0]["properties"] == {"x": "\ud800"}

@@ -111,7 +111,11 @@ def route(settings: Settings, write_key: str | None) -> str:
 
 
 def _size(message: Any) -> int:
-    return len(json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode())
+    return len(
+        json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode(
+            "utf-8", "surrogatepass"
+        )
+    )
 
 
 def plan(messages: Sequence[Any]) -> tuple[list[Call], list[JSON]]:
@@ -188,8 +192,8 @@ def batch() -> Response:
     shared = body.get("context") or {}
     messages = [
         {**m, "context": {**shared, **(m.get("context") or {})}}
-        if shared and isinstance(m, dict)
-        else m
+        if shared and isinstance(m, dict) and isinstance(m.get("context") or {}, dict)
+        else m  # anything else is left for the message schema to report
         for m in body["batch"]
     ]
     return _ingest(messages)

@@ -90,7 +90,7 @@ def test_python_library_produces_the_mapped_leads_and_events(
 
 
 def test_python_library_is_refused_an_unknown_write_key(serve: Callable[..., Served]) -> None:
-    served = serve("--source", "wk_py:shop")
+    served = serve(env={"WISHPOND_EMULATOR_SOURCES": "wk_py:shop"})
     errors: list[Any] = []
     client = Client(
         write_key="wk_wrong",
