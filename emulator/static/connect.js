@@ -177,8 +177,8 @@
   function route(item) {
     if (!item || typeof item.length !== "number" || typeof Tracker[item[0]] !== "function" ||
         item[0] === "flush" || item[0] === "getAnonId") {
-      warn("ignored queued call " + JSON.stringify(item) + "; queue [\"identify\" | \"track\" | " +
-        "\"page\", ...arguments].");
+      warn("ignored queued call " + JSON.stringify(item) +
+        "; push [name, ...arguments] with name identify, track or page.");
       return;
     }
     Tracker[item[0]].apply(Tracker, Array.prototype.slice.call(item, 1));
