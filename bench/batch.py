@@ -39,7 +39,7 @@ def main() -> None:
     else:
         bodies = write_lines("track.jsonl", payloads.lines("track", 2000))
         path, per_request, auth = "/tracker/v1/track", 1, None
-    limit = 20 if args.tiny else None
+    limit = 6 if args.tiny else None
     duration = 1 if args.tiny else args.duration
     port, base_port = free_port(), free_port()
     emu_argv = [*apps.command("emulator", "product", port), "--max-events", "100000000"]
@@ -50,7 +50,7 @@ def main() -> None:
         running("batch-baseline", base_argv, base_port) as base,
     ):
         for run in (emu, base):
-            wrk(run.url, path, bodies, 8, 1, limit=limit and 5, auth=auth)
+            wrk(run.url, path, bodies, 8, 1, limit=limit and 2, auth=auth)
         for connections in CONNECTIONS:
             for app, run in (("baseline", base), ("emulator", emu)):
                 figure = wrk(run.url, path, bodies, connections, duration, limit=limit, auth=auth)

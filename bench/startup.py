@@ -69,7 +69,7 @@ def main() -> None:
     cli.add_argument("--runs", type=int, default=10)
     cli.add_argument("--events", type=int, default=100_000, help="events in the imported state")
     args = cli.parse_args()
-    runs, events = (2, 1000) if args.tiny else (args.runs, args.events)
+    runs, events = (min(args.runs, 2), 1000) if args.tiny else (args.runs, args.events)
     state = import_file(events)
     with_import = ["--import", str(state)]
     save(

@@ -1,0 +1,113 @@
+"""The bench scripts run in their tiny mode and produce figures (their speed is not judged)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import require_tool
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def run_bench(name: str, tmp_path: Path, *args: str) -> dict[str, Any]:
+    """Run bench/<name>.py --tiny and return the JSON it wrote."""
+    out = tmp_path / f"{name}.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCH / f"{name}.py"), "--tiny", "--json", str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"{name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    result: dict[str, Any] = json.loads(out.read_text())
+    assert result["bench"] == name
+    assert result["machine"]["cores"] >= 1
+    return result
+
+
+def assert_load_figures(row: dict[str, Any]) -> None:
+    """Check one wrk row: requests answered without errors, positive rate and latencies."""
+    assert row["requests"] > 0 and row["errors"] == 0, row
+    assert row["rps"] > 0 and 0 < row["p50_ms"] <= row["p99_ms"], row
+
+
+def test_ingest_measures_both_apps_and_their_ratio(tmp_path: Path) -> None:
+    require_tool("wrk", "the load generator of the bench")
+    result = run_bench("ingest", tmp_path, "--servers", "product")
+    assert {(r["app"], r["kind"], r["connections"]) for r in result["rows"]} == {
+        (app, kind, c)
+        for app in ("emulator", "baseline")
+        for kind in ("identify", "track")
+        for c in (1, 8, 32)
+    }
+    for row in result["rows"]:
+        assert_load_figures(row)
+    assert all(r["ratio"] > 0 for r in result["ratios"])
+    assert result["sigterm"]["product"]["emulator"]["exit_code"] == 0
+
+
+def test_batch_reports_events_per_second(tmp_path: Path) -> None:
+    require_tool("wrk", "the load generator of the bench")
+    result = run_bench("batch", tmp_path)
+    for row in result["rows"]:
+        assert_load_figures(row)
+        assert row["events_per_s"] == pytest.approx(row["rps"] * result["messages_per_request"])
+    assert result["best_events_per_s"] > 0
+
+
+def test_startup_reports_medians(tmp_path: Path) -> None:
+    result = run_bench("startup", tmp_path, "--runs", "1")
+    for series in ("empty_ready", "empty_poll", "import_ready", "import_poll"):
+        assert 0 < result[series]["min_s"] <= result[series]["median_s"] <= result[series]["max_s"]
+
+
+def test_memory_reports_bytes_per_event(tmp_path: Path) -> None:
+    (row,) = run_bench("memory", tmp_path)["rows"]
+    assert row["rss_after_mb"] > row["rss_before_mb"]
+    assert row["payload_per_event_b"] > 100
+    assert row["overhead_per_event_b"] == row["rss_per_event_b"] - row["payload_per_event_b"]
+
+
+def test_queries_compare_two_sizes(tmp_path: Path) -> None:
+    require_tool("wrk", "the load generator of the bench")
+    result = run_bench("queries", tmp_path)
+    assert {r["query"] for r in result["ratios"]} == {
+        "lead_by_id",
+        "leads_by_email",
+        "events_of_lead",
+    }
+    for row in result["rows"]:
+        assert_load_figures(row)
+    assert all(r["p50_ratio"] > 0 for r in result["ratios"])
+
+
+def test_wiremock_is_measured_beside_the_emulator(tmp_path: Path) -> None:
+    require_tool("wrk", "the load generator of the bench")
+    require_tool("java", "WireMock runs on a JRE")
+    require_tool("npm", "WireMock is installed from the npm package wiremock")
+    result = run_bench("wiremock", tmp_path)
+    assert {r["server"] for r in result["rows"]} == {"wiremock", "emulator"}
+    for row in result["rows"]:
+        assert_load_figures(row)
+    assert all(r["ratio"] > 0 for r in result["ratios"])
+
+
+def test_without_wrk_the_bench_says_how_to_install_it(tmp_path: Path) -> None:
+    env = {"PATH": str(tmp_path), "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "ingest.py"), "--tiny"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "wrk is not installed" in done.stderr and "apt-get install wrk" in done.stderr
