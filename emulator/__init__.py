@@ -15,13 +15,13 @@ CORS_PREFIXES = ("/tracker/", "/connect.js")
 def create_app(settings: Any = None) -> Flask:
     """Build one isolated emulator app with its own store."""
     from emulator import errors
-    from emulator.http import admin, dashboard, segment, tracker
+    from emulator.http import admin, dashboard, meta, segment, tracker
     from emulator.http import engage as engage_http
     from emulator.settings import Settings
     from emulator.state import Emulator
 
     settings = settings or Settings()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # each surface serves its own files
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["wishpond_emulator"] = Emulator.build(settings)
@@ -30,6 +30,7 @@ def create_app(settings: Any = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(segment.bp)
     app.register_blueprint(engage_http.bp)
+    app.register_blueprint(meta.bp)
     app.register_blueprint(dashboard.bp)
     app.after_request(_cors)
     app.after_request(_journal)
