@@ -9,14 +9,16 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import pytest
 import requests
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page
 
 from tests.conftest import Served
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, ConsoleMessage, Page
 
 pytestmark = pytest.mark.e2e
 
@@ -232,7 +234,7 @@ def documented_example(marker: str) -> str:
 
 
 def test_documented_playwright_route_example_works(
-    chromium_path: str, serve: Callable[..., Served], tmp_path: Path
+    playwright: Any, serve: Callable[..., Served], tmp_path: Path
 ) -> None:
     served = serve()
     script = tmp_path / "example.py"
