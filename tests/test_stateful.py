@@ -81,8 +81,13 @@ class EmulatorMachine(RuleBasedStateMachine):
 
     @rule(m=MERCHANTS, anon=anon_ids, title=titles, properties=json_objects)
     def track(self, m: str, anon: str, title: str, properties: dict[str, Any]) -> None:
-        body = {"merchant_id": m, "write_key": "k", "anonymous_id": anon, "event": title,
-                "properties": properties}
+        body = {
+            "merchant_id": m,
+            "write_key": "k",
+            "anonymous_id": anon,
+            "event": title,
+            "properties": properties,
+        }
         event = self.post("/tracker/v1/track", body)["event"]
         model = self.merchant(m)
         model.visitors.setdefault(anon, None)
@@ -91,8 +96,9 @@ class EmulatorMachine(RuleBasedStateMachine):
 
     @rule(m=MERCHANTS, key=KEYS, members=st.lists(lead_ids, unique=True, max_size=4))
     def sync_audience(self, m: str, key: str, members: list[str]) -> None:
-        r = self.client.put(f"/_emulator/merchants/{m}/audiences/{key}",
-                            json={"name": key, "members": members})
+        r = self.client.put(
+            f"/_emulator/merchants/{m}/audiences/{key}", json={"name": key, "members": members}
+        )
         assert r.status_code == 200, r.json
         model = self.merchant(m)
         before = {lid for lid, lead in model.leads.items() if lead.audiences.get(key) is True}
@@ -126,8 +132,9 @@ class EmulatorMachine(RuleBasedStateMachine):
         assert sorted(live) == sorted(m for m, body in self.model.items() if body.events)
         for m, body in live.items():
             model = self.model[m]
-            got_events = [[e["type"], e["lead_id"], e["anonymous_id"], e["event"]]
-                          for e in body["events"]]
+            got_events = [
+                [e["type"], e["lead_id"], e["anonymous_id"], e["event"]] for e in body["events"]
+            ]
             assert got_events == model.events
             assert [e["seq"] for e in body["events"]] == list(range(1, len(model.events) + 1))
             got = {lead["id"]: lead for lead in body["leads"]}
