@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -21,7 +22,8 @@ pytest_plugins = ["pytester"]
 # imports every module the app uses, so inner and outer sessions share one set of classes.
 create_app()
 
-DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "demo.json"
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "fixtures" / "demo.json"
 
 # A helper the inner test files share: send tracker calls the way connect.js does.
 SEND = """
@@ -50,6 +52,14 @@ def later(seconds: float, fn: Any, *args: Any, **kwargs: Any) -> threading.Threa
     return thread
 
 
+def documented_example() -> str:
+    """Return the complete example test from docs/testing.md."""
+    text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- example-test -->\n```python\n(.*?)\n```", text, re.S)
+    assert match, "docs/testing.md lost its <!-- example-test --> python block"
+    return match.group(1)
+
+
 # -- the fixture, run inside a user's suite ----------------------------------------------------
 
 
@@ -74,6 +84,11 @@ def test_fixture_serves_in_process_once_per_session_and_resets_each_test(
         """
     )
     pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_documented_example_passes_in_process(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_example=documented_example())
+    pytester.runpytest().assert_outcomes(passed=4)
 
 
 def test_plugin_options_are_listed_in_help(pytester: pytest.Pytester) -> None:
