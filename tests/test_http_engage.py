@@ -61,18 +61,29 @@ def test_scenario_through_the_simulator(client: FlaskClient) -> None:
     assert sum(len(s["calls"]) for s in SCENARIO["steps"]) == len(engage_events)
 
 
-def test_scenario_through_the_segment_surface(client: FlaskClient) -> None:
+def engage_message(style: str, user: str, value: bool) -> dict[str, Any]:
+    personas = {"computation_class": "audience", "computation_key": KEY}
+    if style == "identify":
+        return {
+            "type": "identify",
+            "userId": user,
+            "traits": {KEY: value},
+            "context": {"personas": personas},
+        }
+    return {
+        "type": "track",
+        "userId": user,
+        "event": "Audience Entered" if value else "Audience Exited",
+        "properties": {"audience_key": KEY, KEY: value},
+        "context": {"personas": personas},
+    }
+
+
+@pytest.mark.parametrize("style", ["identify", "track"])
+def test_scenario_through_the_segment_surface(client: FlaskClient, style: str) -> None:
     auth = {"Authorization": "Basic " + base64.b64encode(b"m1:").decode()}
     for step in SCENARIO["steps"]:
-        messages = [
-            {
-                "type": "identify",
-                "userId": c["userId"],
-                "traits": {KEY: c["value"]},
-                "context": {"personas": {"computation_class": "audience", "computation_key": KEY}},
-            }
-            for c in step["calls"]
-        ]
+        messages = [engage_message(style, c["userId"], c["value"]) for c in step["calls"]]
         assert client.post("/v1/batch", json={"batch": messages}, headers=auth).status_code == 200
         assert audiences(client) == step["audiences"], step["name"]
     check_history(client)
