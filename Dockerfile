@@ -10,9 +10,11 @@ FROM ${BASE}
 
 COPY wheelhouse/ /tmp/wheelhouse/
 # A venv works the same on bases with and without pip (Debian's python3-venv bundles one).
+# pip and setuptools go afterwards: setuptools' startup hook slows every python start.
 RUN python3 -m venv /opt/wishpond-emulator \
  && /opt/wishpond-emulator/bin/pip install --no-index --no-cache-dir --disable-pip-version-check \
       --find-links /tmp/wheelhouse wishpond-emulator \
+ && /opt/wishpond-emulator/bin/python -m pip uninstall --yes --quiet pip setuptools \
  && rm -rf /tmp/wheelhouse \
  && useradd --uid 10001 --user-group --no-create-home --home-dir /data --shell /usr/sbin/nologin emulator \
  && mkdir -p /data \
