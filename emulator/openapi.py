@@ -40,6 +40,7 @@ class Route:
     content_types: tuple[str, ...] = ("application/json",)
     response_type: str = "application/json"
     security: bool = False
+    segment: bool = False  # authenticated by the Segment write key (HTTP Basic user name)
     extra: JSON = field(default_factory=dict)
 
 
@@ -205,6 +206,80 @@ route(
         Param("after_id", {"type": "integer", "minimum": 0}, "Only entries after this id."),
     ),
 )
+for kind in ("identify", "track", "page", "screen", "group", "alias"):
+    route(
+        "post",
+        f"/v1/{kind}",
+        f"Segment {kind}",
+        "segment",
+        "segment-response",
+        request=f"segment-{kind}",
+        errors=INGEST_ERRORS,
+        segment=True,
+        content_types=("application/json", "text/plain"),
+    )
+for path in ("/v1/batch", "/v1/import"):
+    route(
+        "post",
+        path,
+        "Segment batch: every message applied, or none",
+        "segment",
+        "segment-response",
+        request="segment-batch",
+        errors=INGEST_ERRORS,
+        segment=True,
+        content_types=("application/json", "text/plain"),
+    )
+AUDIENCE_ERRORS = (*ADMIN_ERRORS, 404, 413, 415, 507)
+route(
+    "put",
+    "/_emulator/merchants/{merchant_id}/audiences/{key}",
+    "Sync an Engage audience's members",
+    "engage",
+    "engage-sync-response",
+    request="engage-sync",
+    security=True,
+    errors=AUDIENCE_ERRORS,
+    params=(
+        MERCHANT,
+        Param(
+            "key",
+            {"$ref": "#/components/schemas/engage-audience-key"},
+            "The audience key (the trait name).",
+            "path",
+            True,
+        ),
+    ),
+)
+route(
+    "post",
+    "/_emulator/merchants/{merchant_id}/audiences",
+    "Sync an Engage audience keyed by its snake_cased name",
+    "engage",
+    "engage-sync-response",
+    request="engage-create",
+    security=True,
+    errors=AUDIENCE_ERRORS,
+    params=(MERCHANT,),
+)
+route(
+    "get",
+    "/connect.js",
+    "The browser tracker script",
+    "tracker",
+    None,
+    response_type="text/javascript",
+)
+route("get", "/", "The live dashboard", "dashboard", None, response_type="text/html")
+route(
+    "get",
+    "/_dashboard/{name}",
+    "A dashboard asset",
+    "dashboard",
+    None,
+    response_type="text/plain",
+    params=(Param("name", {"type": "string"}, "dashboard.js or dashboard.css", "path", True),),
+)
 route("get", "/openapi.json", "This document", "meta", None, response_type="application/json")
 
 
@@ -271,6 +346,8 @@ def _operation(r: Route, max_wait: float) -> JSON:
     op["responses"] = responses
     if r.security:
         op["security"] = [{}, {"adminToken": []}]
+    if r.segment:
+        op["security"] = [{"segmentWriteKey": []}, {}]
     op.update(r.extra)
     return op
 
@@ -301,7 +378,13 @@ def build(max_wait: float = 60.0) -> JSON:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "Only when --admin-token is set.",
-                }
+                },
+                "segmentWriteKey": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "The source write key as the user name (empty password), "
+                    "or writeKey in the body.",
+                },
             },
         },
     }

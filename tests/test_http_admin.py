@@ -250,3 +250,25 @@ def test_admin_token_accepts_the_right_token_and_spares_the_tracker(guarded: Fla
     assert ok.status_code == 200
     r = guarded.post("/tracker/v1/identify", json={"merchant_id": "m", "write_key": "k", "id": "u"})
     assert r.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", "/_emulator/merchants/bad%20id/leads"),
+        ("GET", "/_emulator/merchants/%C2%84/events"),
+        ("GET", "/_emulator/merchants/bad!/leads/u1"),
+        ("DELETE", "/_emulator/merchants/bad%20id"),
+    ],
+)
+def test_unusable_merchant_id_in_the_path_is_400(
+    client: FlaskClient, method: str, path: str
+) -> None:
+    r = client.open(path, method=method)
+    assert r.status_code == 400 and r.json["error"]["code"] == "invalid_merchant_id"
+    assert "letters, digits" in r.json["error"]["message"]
+
+
+def test_journal_surface_must_be_known(client: FlaskClient) -> None:
+    r = client.get("/_emulator/requests?surface=admin")
+    assert r.status_code == 400 and "surface must be one of" in r.json["error"]["message"]

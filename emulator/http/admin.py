@@ -8,14 +8,16 @@ from flask import Blueprint, Response, jsonify, request
 
 from emulator import __version__
 from emulator.errors import EmulatorError
-from emulator.http.common import emulator, json_body, require_admin_token
+from emulator.http.common import emulator, json_body, merchant_in_path, require_admin_token
 
 bp = Blueprint("admin", __name__, url_prefix="/_emulator")
 
 EVENT_TYPES = ("identify", "track", "page")
+SURFACES = ("tracker", "segment", "engage")
 
 
 bp.before_request(require_admin_token)
+bp.url_value_preprocessor(merchant_in_path)
 
 
 def _query(allowed: set[str], prefixes: tuple[str, ...] = ()) -> dict[str, str]:
@@ -171,12 +173,17 @@ def import_state() -> Response:
 def journal() -> Response:
     """Show the request journal, newest last."""
     args = _query({"surface", "merchant_id", "outcome", "after_id"})
+    surface = args.get("surface")
+    if surface is not None and surface not in SURFACES:
+        raise EmulatorError(
+            "invalid_parameter", f"surface must be one of {', '.join(SURFACES)}, got {surface!r}."
+        )
     outcome = args.get("outcome")
     if outcome is not None and outcome not in ("accepted", "rejected", "skipped"):
         raise EmulatorError(
             "invalid_parameter", f"outcome must be accepted, rejected or skipped, got {outcome!r}."
         )
     snap: dict[str, Any] = emulator().journal.snapshot(
-        args.get("surface"), args.get("merchant_id"), outcome, _int(args, "after_id")
+        surface, args.get("merchant_id"), outcome, _int(args, "after_id")
     )
     return jsonify(snap)

@@ -10,7 +10,7 @@ from flask import current_app, g, request
 
 import contract
 from emulator.errors import EmulatorError
-from emulator.settings import Settings
+from emulator.settings import Settings, valid_id
 from emulator.state import Emulator
 
 MAX_DEPTH = 64
@@ -118,6 +118,20 @@ def authenticate(settings: Settings, merchant_id: str, write_key: str) -> None:
             f"The write key does not match merchant {merchant_id!r}; "
             "copy the Tracking Key configured for that merchant.",
             401,
+        )
+
+
+def merchant_in_path(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """Reject a merchant id in the URL that no write could ever have created."""
+    merchant_id = (values or {}).get("merchant_id")
+    if merchant_id is None:
+        return
+    g.merchant_id = merchant_id
+    if not valid_id(merchant_id):
+        raise EmulatorError(
+            "invalid_merchant_id",
+            f"{merchant_id[:140]!r} is not a usable merchant id; use 1-128 letters, digits, "
+            "'.', '_', '~' or '-'.",
         )
 
 

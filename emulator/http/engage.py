@@ -11,12 +11,12 @@ from flask import Blueprint, Response, current_app, g, jsonify
 import contract
 from emulator import destination, engage
 from emulator.errors import EmulatorError
-from emulator.http.common import emulator, json_body, require_admin_token
-from emulator.settings import valid_id
+from emulator.http.common import emulator, json_body, merchant_in_path, require_admin_token
 from emulator.store import Call, utc_now
 
 bp = Blueprint("engage", __name__, url_prefix="/_emulator")
 bp.before_request(require_admin_token)
+bp.url_value_preprocessor(merchant_in_path)
 
 
 def _lock() -> threading.Lock:
@@ -27,13 +27,6 @@ def _lock() -> threading.Lock:
 
 
 def _merchant(merchant_id: str) -> str:
-    g.merchant_id = merchant_id
-    if not valid_id(merchant_id):
-        raise EmulatorError(
-            "invalid_merchant_id",
-            f"{merchant_id!r} is not a usable merchant id; use 1-128 letters, digits, "
-            "'.', '_', '~' or '-'.",
-        )
     settings = emulator().settings
     if settings.strict and merchant_id not in settings.merchants:
         raise EmulatorError(
