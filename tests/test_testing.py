@@ -91,6 +91,33 @@ def test_documented_example_passes_in_process(pytester: pytest.Pytester) -> None
     pytester.runpytest().assert_outcomes(passed=4)
 
 
+def test_settings_fixture_configures_the_in_process_server(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+        from emulator.settings import Settings
+
+        @pytest.fixture(scope="session")
+        def wishpond_emulator_settings():
+            return Settings(merchants={"shop": "right-key"})
+        """
+    )
+    pytester.makepyfile(
+        """
+        import requests
+
+        def test_strict(wishpond_emulator):
+            body = {"merchant_id": "shop", "write_key": "wrong", "anonymous_id": "v", "id": "u",
+                    "attributes": {}}
+            answer = requests.post(wishpond_emulator.url + "/tracker/v1/identify", json=body)
+            assert answer.status_code == 401
+            assert answer.json()["error"]["code"] == "invalid_write_key"
+            assert [m["id"] for m in wishpond_emulator.merchants()] == ["shop"]
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
 def test_plugin_options_are_listed_in_help(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["*--wishpond-url*", "*WISHPOND_EMULATOR_URL*"])
