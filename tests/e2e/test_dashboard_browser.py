@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import expect as default_expect
 
 from tests.conftest import Served, require_tool
 
@@ -23,8 +24,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Waits cover the journal's 2 s poll and a slow CI machine; the long-poll answers at once.
+# Waits cover the journal's 2 s poll and a busy CI machine; the long-poll answers at once.
+# A module-own expect, so the longer timeout does not leak into other browser tests.
 TIMEOUT = 10_000
+expect = type(default_expect)()
+expect.set_options(timeout=TIMEOUT)
 XSS = '<img src=x onerror="window.__pwned=1">'
 
 # Runs before the page's own script: record CSP violations, which a correct page never causes.
@@ -101,7 +105,7 @@ def test_new_leads_appear_live_and_search_finds_them(
 
     # No merchant yet: the journal poll reveals it, and the dashboard opens it.
     send(srv.url, "identify", id="ada-1", attributes={"email": "ada@example.com", "plan": "gold"})
-    expect(lead_row(page, "ada-1")).to_be_visible(timeout=TIMEOUT)
+    expect(lead_row(page, "ada-1")).to_be_visible()
     expect(page.locator("#merchant-title")).to_have_text("m1")
 
     # The merchant is open: the long-poll brings the next lead.
@@ -111,7 +115,7 @@ def test_new_leads_appear_live_and_search_finds_them(
         id="bob-2",
         attributes={"email": "bob@example.com", "company": "Difference Engines"},
     )
-    expect(lead_row(page, "bob-2")).to_be_visible(timeout=TIMEOUT)
+    expect(lead_row(page, "bob-2")).to_be_visible()
     expect(page.locator(".merchant[data-merchant='m1'] .nav-counts")).to_contain_text("2 leads")
     assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
 
@@ -134,7 +138,7 @@ def test_new_leads_appear_live_and_search_finds_them(
     search.fill("")
     assert requests.post(f"{srv.url}/_emulator/reset", timeout=5).status_code == 200
     send(srv.url, "identify", id="cy-3", attributes={"email": "cy@example.com"})
-    expect(page.locator("#leads .lead-row")).to_have_count(1, timeout=TIMEOUT)
+    expect(page.locator("#leads .lead-row")).to_have_count(1)
     expect(lead_row(page, "cy-3")).to_be_visible()
     assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
     assert_clean(page)
@@ -165,12 +169,12 @@ def test_lead_view_shows_attributes_audiences_and_timeline(
 
     # While the lead is open, a new event joins its timeline at the top.
     send(srv.url, "track", id="grace", event="Upgraded", properties={"to": "Enterprise"})
-    expect(timeline).to_have_count(3, timeout=TIMEOUT)
+    expect(timeline).to_have_count(3)
     expect(timeline.nth(0)).to_contain_text("Upgraded")
 
     # Engage audience syncs toggle membership; the open lead shows each change as it lands.
     sync(srv.url, "vip_users", ["grace"])
-    expect(page.locator("#detail-audiences .chip.in")).to_contain_text("vip_users", timeout=TIMEOUT)
+    expect(page.locator("#detail-audiences .chip.in")).to_contain_text("vip_users")
     sync(srv.url, "trial", ["grace"])
     sync(srv.url, "vip_users", [])
     chips = page.locator("#detail-audiences .chip")
@@ -178,7 +182,7 @@ def test_lead_view_shows_attributes_audiences_and_timeline(
     expect(page.locator("#detail-audiences .chip.in")).to_contain_text("trial")
     expect(page.locator("#detail-audiences .chip.out")).to_contain_text("vip_users")
     history = page.locator("#detail-history tbody tr")
-    expect(history).to_have_count(3, timeout=TIMEOUT)
+    expect(history).to_have_count(3)
     expect(history.nth(0)).to_contain_text("vip_users")
     expect(history.nth(0)).to_contain_text("false")
     expect(history.nth(2)).to_contain_text("true")
@@ -209,7 +213,7 @@ def test_hostile_values_render_as_text_and_never_run(
     rejected = send(srv.url, "identify", merchant=XSS, id="x")
     assert rejected.status_code == 400
 
-    expect(page.locator("#leads .lead-row")).to_have_count(1, timeout=TIMEOUT)
+    expect(page.locator("#leads .lead-row")).to_have_count(1)
     expect(page.locator("#leads .lead-sub")).to_contain_text(XSS)
     page.locator("#leads .lead-row").click()
     expect(page.locator("#detail-sub")).to_have_text(XSS)
@@ -222,7 +226,7 @@ def test_hostile_values_render_as_text_and_never_run(
 
     page.locator("#nav-requests").click()
     row = page.locator("#requests-table tr.r-rejected")
-    expect(row).to_have_count(1, timeout=TIMEOUT)
+    expect(row).to_have_count(1)
     expect(row.locator("td").nth(4)).to_have_text(XSS)
     expect(page.locator("#requests-table")).to_contain_text(f"track '{XSS}'")
 
@@ -248,7 +252,7 @@ def test_rejected_calls_show_in_the_journal_with_their_reason(
     assert skipped.status_code == 200
 
     rows = page.locator("#requests-table tbody tr")
-    expect(rows).to_have_count(4, timeout=TIMEOUT)
+    expect(rows).to_have_count(4)
     expect(rows.nth(0)).to_have_class("r-skipped")
     expect(rows.nth(0).locator(".outcome")).to_have_text("skipped")
     expect(rows.nth(0).locator(".reason")).to_contain_text("page")
@@ -297,11 +301,11 @@ def test_admin_token_is_asked_for_kept_and_sent(page: Page, serve: Callable[...,
     page.locator("#token-input").fill("tok-123")
     page.locator("#token-submit").click()
     expect(dialog).to_be_hidden()
-    expect(lead_row(page, "t1")).to_be_visible(timeout=TIMEOUT)
+    expect(lead_row(page, "t1")).to_be_visible()
     assert sent and set(sent) == {"Bearer tok-123"}
     assert "tok-123" in page.evaluate("Object.values(sessionStorage)")
 
     page.reload()
-    expect(lead_row(page, "t1")).to_be_visible(timeout=TIMEOUT)
+    expect(lead_row(page, "t1")).to_be_visible()
     expect(dialog).to_be_hidden()
     assert_clean(page, allow=("401",))
