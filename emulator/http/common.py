@@ -26,6 +26,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON; send numbers as finite values or strings")
 
 
+# Built once: json.loads(text, parse_constant=...) would build a decoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _depth_ok(value: Any) -> bool:
     stack = [(value, 1)]
     while stack:
@@ -49,15 +53,20 @@ def parse_json(raw: bytes) -> Any:
         ) from None
     if not text.strip():
         raise EmulatorError("invalid_json", "The body is empty; send a JSON object.")
+    if text.startswith("\ufeff"):
+        raise EmulatorError(
+            "invalid_json", "The body starts with a byte-order mark; send JSON without one."
+        )
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = _DECODER.decode(text)
     except RecursionError:
         raise EmulatorError(
             "invalid_json", f"The JSON is nested too deeply; keep it under {MAX_DEPTH} levels."
         ) from None
     except ValueError as exc:
         raise EmulatorError("invalid_json", f"The body is not valid JSON: {exc}.") from None
-    if not _depth_ok(value):
+    # Nesting can't exceed the count of brackets; walk the value only when it might.
+    if text.count("{") + text.count("[") >= MAX_DEPTH and not _depth_ok(value):
         raise EmulatorError(
             "invalid_json", f"The JSON is nested too deeply; keep it under {MAX_DEPTH} levels."
         )
