@@ -15,6 +15,7 @@ from emulator.store import Call
 JSON = dict[str, Any]
 
 ENTERED, EXITED = "Audience Entered", "Audience Exited"
+MAX_KEY = 128
 SPACE_ID = "spa_wishpond_emulator"
 
 _ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")  # HTMLParser -> HTML_Parser
@@ -35,12 +36,14 @@ def audience_key(name: str) -> str:
 
     Lower case; every run of non-alphanumerics becomes `_`; camelCase boundaries split;
     digits stay joined to the letters after them ('Last 30days' -> 'last_30days').
-    Accents are dropped ('Café' -> 'cafe'). Returns '' when nothing alphanumeric is left.
+    Accents are dropped ('Café' -> 'cafe'); keys longer than 128 characters are cut.
+    Returns '' when nothing alphanumeric is left.
     """
     text = unicodedata.normalize("NFKD", name)
     text = "".join(c for c in text if not unicodedata.combining(c))
     text = _CAMEL.sub(r"\1_\2", _ACRONYM.sub(r"\1_\2", text))
-    return _NON_ALNUM.sub("_", text.lower()).strip("_")
+    # Keys are at most 128 characters (engage-audience-key); a longer name is cut there.
+    return _NON_ALNUM.sub("_", text.lower()).strip("_")[:MAX_KEY].rstrip("_")
 
 
 def personas(message: Mapping[str, Any]) -> JSON | None:

@@ -38,7 +38,7 @@ class Route:
     errors: tuple[int, ...] = ()
     params: tuple[Param, ...] = ()
     content_types: tuple[str, ...] = ("application/json",)
-    response_type: str = "application/json"
+    response_type: str = "application/json"  # or comma-separated media types of text
     security: bool = False
     segment: bool = False  # authenticated by the Segment write key (HTTP Basic user name)
     extra: JSON = field(default_factory=dict)
@@ -277,8 +277,10 @@ route(
     "A dashboard asset",
     "dashboard",
     None,
-    response_type="text/plain",
-    params=(Param("name", {"type": "string"}, "dashboard.js or dashboard.css", "path", True),),
+    response_type="text/javascript,text/css",
+    params=(
+        Param("name", {"enum": ["dashboard.js", "dashboard.css"]}, "The asset.", "path", True),
+    ),
 )
 route("get", "/openapi.json", "This document", "meta", None, response_type="application/json")
 
@@ -338,7 +340,7 @@ def _operation(r: Route, max_wait: float) -> JSON:
             "description": "Success",
             "content": _json(r.response)
             if r.response_type == "application/json"
-            else {r.response_type: {"schema": {"type": "string"}}},
+            else {t: {"schema": {"type": "string"}} for t in r.response_type.split(",")},
         }
     }
     for status in (*r.errors, 404, 405):

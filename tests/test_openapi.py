@@ -1,0 +1,58 @@
+"""GET /openapi.json: a valid OpenAPI 3.1 document covering every route, built from the schemas."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+from openapi_spec_validator import validate
+
+import contract
+
+
+def test_document_is_valid_openapi_3_1(client: FlaskClient) -> None:
+    r = client.get("/openapi.json")
+    assert r.status_code == 200
+    doc = r.json
+    assert doc["openapi"].startswith("3.1")
+    validate(doc)
+
+
+def test_every_route_is_documented_and_nothing_else(app: Flask, client: FlaskClient) -> None:
+    doc = client.get("/openapi.json").json
+    documented = {(m.upper(), path) for path, ops in doc["paths"].items() for m in ops}
+    served = set()
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+        served |= {(m, path) for m in rule.methods or () if m not in ("HEAD", "OPTIONS")}
+    assert documented == served
+
+
+def test_components_are_the_contract_schemas(client: FlaskClient) -> None:
+    doc = client.get("/openapi.json").json
+    assert set(doc["components"]["schemas"]) == set(contract.schemas())
+    text = r"#/components/schemas/([a-z0-9-]+)"
+    for name in re.findall(text, client.get("/openapi.json").get_data(as_text=True)):
+        assert name in contract.schemas()
+
+
+def test_every_operation_documents_its_errors_as_the_error_schema(client: FlaskClient) -> None:
+    doc = client.get("/openapi.json").json
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            errors = {s: r for s, r in op["responses"].items() if s.startswith("4")}
+            assert "404" in errors and "405" in errors, (method, path)
+            for status, response in errors.items():
+                ref = response["content"]["application/json"]["schema"]["$ref"]
+                assert ref == "#/components/schemas/error", (method, path, status)
+
+
+def test_long_poll_bound_follows_the_setting() -> None:
+    from emulator import create_app
+    from emulator.settings import Settings
+
+    doc = create_app(Settings(max_wait=2.5)).test_client().get("/openapi.json").json
+    params = doc["paths"]["/_emulator/merchants/{merchant_id}/events"]["get"]["parameters"]
+    wait = next(p for p in params if p["name"] == "wait")
+    assert wait["schema"]["maximum"] == 2.5
