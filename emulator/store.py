@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from sys import intern
 from typing import Any
 
 from emulator.errors import EmulatorError
@@ -18,9 +19,26 @@ EVENT_TYPES = ("identify", "track", "page")
 SOURCES = ("tracker", "segment", "engage", "import")
 
 
+_second: tuple[int, str] = (0, "")
+
+
 def utc_now() -> str:
     """Return the current UTC time as ISO-8601 with milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    global _second
+    now = time.time()
+    whole = int(now)
+    second, prefix = _second  # formatted once per second; every call reads one tuple
+    if whole != second:
+        prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second = (whole, prefix)
+    return f"{prefix}.{int((now - whole) * 1000):03d}Z"
+
+
+def _shared_keys(value: JSON | None) -> JSON | None:
+    """Return a dict whose keys are interned: millions of events repeat the same few keys."""
+    if type(value) is not dict:
+        return value
+    return {(intern(k) if type(k) is str else k): v for k, v in value.items()}
 
 
 class Event:
@@ -192,9 +210,10 @@ class Merchant:
             elif visitor.lead_id is not None:
                 lead = self.leads[visitor.lead_id]
         seq = len(self.events) + 1
+        attributes = _shared_keys(call.attributes)
         if call.type == "identify" and lead is not None:
             old_email = lead.attributes.get("email")
-            lead.attributes.update(call.attributes or {})
+            lead.attributes.update(attributes or {})
             self._set_email(lead, old_email)
         if lead is not None:
             for key, value in (call.audiences or {}).items():
@@ -211,10 +230,11 @@ class Merchant:
             seq=seq,
             type=call.type,
             lead_id=lead.id if lead is not None else None,
-            anonymous_id=call.anonymous_id,
-            event=call.event,
-            properties=call.properties,
-            attributes=call.attributes,
+            # Share the visitor's id string and intern the title: one copy, not one per event.
+            anonymous_id=visitor.anonymous_id if visitor is not None else None,
+            event=intern(call.event) if type(call.event) is str else call.event,
+            properties=_shared_keys(call.properties),
+            attributes=attributes,
             source=call.source,
             received_at=now,
         )
