@@ -349,8 +349,20 @@
 
   function ingest(events, initial) {
     state.lastSeq = events[events.length - 1].seq;
+    // An identify links its visitor: that visitor's earlier events now belong to the lead.
+    let relinked = false;
+    for (const e of events) {
+      if (e.type !== 'identify' || !e.anonymous_id || e.lead_id === null) continue;
+      for (const old of state.feed) {
+        if (old.anonymous_id === e.anonymous_id && old.lead_id === null) {
+          old.lead_id = e.lead_id;
+          relinked = true;
+        }
+      }
+    }
     state.feed = events.slice(-FEED_SIZE).reverse().concat(state.feed).slice(0, FEED_SIZE);
-    renderFeed(initial, initial ? state.feed : events.slice().reverse());
+    const full = initial || relinked;
+    renderFeed(full, full ? state.feed : events.slice().reverse());
     if (initial) return;
     refreshMerchants();
     refreshLeads();

@@ -108,13 +108,20 @@ def test_new_leads_appear_live_and_search_finds_them(
     expect(lead_row(page, "ada-1")).to_be_visible()
     expect(page.locator("#merchant-title")).to_have_text("m1")
 
-    # The merchant is open: the long-poll brings the next lead.
+    # The merchant is open: the long-poll brings a visitor's event, then the visitor's identify.
+    page.locator("#tab-events").click()
+    send(srv.url, "track", anonymous_id="v-9", event="Viewed Pricing")
+    feed_row = page.locator("#events-table tbody tr", has_text="Viewed Pricing")
+    expect(feed_row.locator("td").nth(4)).to_have_text("—")
     send(
         srv.url,
         "identify",
         id="bob-2",
+        anonymous_id="v-9",
         attributes={"email": "bob@example.com", "company": "Difference Engines"},
     )
+    expect(feed_row.locator("td").nth(4)).to_have_text("bob-2")  # re-attributed
+    page.locator("#tab-leads").click()
     expect(lead_row(page, "bob-2")).to_be_visible()
     expect(page.locator(".merchant[data-merchant='m1'] .nav-counts")).to_contain_text("2 leads")
     assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
