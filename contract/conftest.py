@@ -20,6 +20,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--base-url", help="URL of the server under test, e.g. http://127.0.0.1:9474")
     group.addoption("--admin-token", default=None, help="bearer token for /_emulator/*")
     group.addoption(
+        "--segment-write-key",
+        default=None,
+        help="a Segment source write key connected to --merchant (needed in strict mode)",
+    )
+    group.addoption(
         "--merchant",
         default=None,
         help="ID:KEY of a merchant the server is configured with (needed in strict mode)",
@@ -100,6 +105,28 @@ class Merchant:
     api: Api
     id: str
     key: str
+    segment_key: str | None = None
+
+    def segment(
+        self,
+        path: str,
+        body: Any,
+        *,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """POST to the Segment API with this merchant's source write key (Basic auth)."""
+        import base64
+
+        assert self.segment_key, "the server is strict: pass --segment-write-key"
+        token = base64.b64encode(f"{self.segment_key}:".encode()).decode()
+        return self.api.call(
+            "POST",
+            path,
+            None if data is not None else body,
+            data=data,
+            headers={"Authorization": f"Basic {token}", **(headers or {})},
+        )
 
     def creds(self) -> dict[str, str]:
         return {"merchant_id": self.id, "write_key": self.key}
@@ -152,12 +179,14 @@ def health(api: Api) -> Any:
 def merchant(api: Api, health: Any, request: pytest.FixtureRequest) -> Iterator[Merchant]:
     """A clean merchant: a fresh id in open mode, the configured one (reset) in strict mode."""
     configured = request.config.getoption("--merchant")
+    segment_key = request.config.getoption("--segment-write-key")
     if configured:
         mid, _, key = configured.partition(":")
     elif health.get("mode") == "strict":
         pytest.skip("the server is in strict mode: pass --merchant ID:KEY")
     else:
         mid, key = f"contract-{uuid.uuid4().hex[:12]}", "contract-key"
+        segment_key = segment_key or mid  # open mode: a write key names its merchant
     api.ok("DELETE", f"/_emulator/merchants/{mid}")
-    yield Merchant(api, mid, key)
+    yield Merchant(api, mid, key, segment_key)
     api.call("DELETE", f"/_emulator/merchants/{mid}")

@@ -153,3 +153,8 @@ def test_errors_are_never_html(api: Api) -> None:
         reply = api.call(method, path, data=b"{", content_type="application/json")
         assert 400 <= reply.status < 500
         assert json.loads(reply.raw)["error"]["message"]
+
+
+def test_unusable_merchant_id_in_a_path(api: Api) -> None:
+    reply = api.call("GET", "/_emulator/merchants/no%20spaces/leads")
+    assert "letters, digits" in api.error(reply, 400, "invalid_merchant_id")
