@@ -15,22 +15,6 @@ import pytest
 import contract
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("wishpond-contract", "Wishpond emulator contract suite")
-    group.addoption("--base-url", help="URL of the server under test, e.g. http://127.0.0.1:9474")
-    group.addoption("--admin-token", default=None, help="bearer token for /_emulator/*")
-    group.addoption(
-        "--segment-write-key",
-        default=None,
-        help="a Segment source write key connected to --merchant (needed in strict mode)",
-    )
-    group.addoption(
-        "--merchant",
-        default=None,
-        help="ID:KEY of a merchant the server is configured with (needed in strict mode)",
-    )
-
-
 @dataclass
 class Reply:
     """One HTTP answer."""
