@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Flask, Response, g, request
+from flask.json.provider import DefaultJSONProvider
 
 __version__ = "0.1.0"
 
 # Paths a browser page on another origin calls; everything else sends no CORS headers.
 CORS_PREFIXES = ("/tracker/", "/connect.js")
+CORS_HEADERS = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+    ("Access-Control-Allow-Headers", "Content-Type"),
+    ("Access-Control-Max-Age", "600"),
+)
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider, keeping key order and one encoder instead of one per response."""
+
+    sort_keys = False
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app)
+        self._encode = json.JSONEncoder(
+            default=self.default, ensure_ascii=self.ensure_ascii, sort_keys=False
+        ).encode
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """Serialise obj; only non-default options build a new encoder."""
+        return super().dumps(obj, **kwargs) if kwargs else self._encode(obj)
 
 
 def create_app(settings: Any = None) -> Flask:
@@ -23,7 +47,7 @@ def create_app(settings: Any = None) -> Flask:
     settings = settings or Settings()
     app = Flask(__name__, static_folder=None)  # each surface serves its own files
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = JSONProvider(app)
     app.extensions["wishpond_emulator"] = Emulator.build(settings)
     errors.register(app)
     app.register_blueprint(tracker.bp)
@@ -49,10 +73,7 @@ def _surface(path: str) -> str | None:
 
 def _cors(response: Response) -> Response:
     if request.path.startswith(CORS_PREFIXES):
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-        response.headers["Access-Control-Max-Age"] = "600"
+        response.headers.extend(CORS_HEADERS)  # none of them is set before this
     return response
 
 
