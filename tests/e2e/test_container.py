@@ -289,6 +289,8 @@ def test_container_lifecycle(podman: Podman, container: dict[str, Any]) -> None:
     healthy_after = wait_healthy(podman, name, container["started"], 2.0)
     assert healthy_after < 2.0, f"healthy only {healthy_after:.2f}s after start"
     assert "ready on http://0.0.0.0:" in podman("logs", name).stdout
+    health = json.loads(podman("inspect", name, "--format", "{{json .Config.Healthcheck}}").stdout)
+    assert health["Test"][1:3] == ["wishpond-emulator", "ready"], health
     assert podman("exec", name, "id", "-u").stdout.strip() != "0"
 
     body = {
