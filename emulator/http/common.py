@@ -31,15 +31,22 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _depth_ok(value: Any) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
+    """Return whether no value sits deeper than MAX_DEPTH (the top level is depth 1)."""
+    # Breadth-first over containers only: scalars, most of a body, are never pushed.
+    level = [value] if type(value) in (dict, list) else []
+    depth = 1
+    while level:
+        if depth >= MAX_DEPTH and any(level):  # a non-empty container here has deeper items
             return False
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+        deeper = []
+        for item in level:
+            deeper += [
+                v
+                for v in (item.values() if type(item) is dict else item)
+                if type(v) in (dict, list)
+            ]
+        level = deeper
+        depth += 1
     return True
 
 
