@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -209,7 +210,13 @@ def serve(settings: Settings) -> int:
     app = create_app(settings)
     emu = app.extensions["wishpond_emulator"]
     if settings.import_path:
-        emu.store.load(load_state_file(settings.import_path))
+        gc.disable()  # millions of new objects, none of them garbage: don't scan them mid-load
+        try:
+            emu.store.load(load_state_file(settings.import_path))
+        finally:
+            gc.enable()
+    # What exists now lives until exit; keep it out of every later collection.
+    gc.freeze()
     server = Server(app, settings)
     stop = threading.Event()
 
