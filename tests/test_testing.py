@@ -52,6 +52,13 @@ def later(seconds: float, fn: Any, *args: Any, **kwargs: Any) -> threading.Threa
     return thread
 
 
+@pytest.fixture(autouse=True)
+def in_process_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep a WISHPOND_EMULATOR_* setting of the outer shell out of the inner test runs."""
+    for name in ("WISHPOND_EMULATOR_URL", "WISHPOND_EMULATOR_ADMIN_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def documented_example() -> str:
     """Return the complete example test from docs/testing.md."""
     text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
