@@ -2,98 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, g, request
-from flask.json.provider import DefaultJSONProvider
+if TYPE_CHECKING:
+    from flask import Flask
 
 __version__ = "0.1.0"
-
-# Paths a browser page on another origin calls; everything else sends no CORS headers.
-CORS_PREFIXES = ("/tracker/", "/connect.js")
-CORS_HEADERS = (
-    ("Access-Control-Allow-Origin", "*"),
-    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
-    ("Access-Control-Allow-Headers", "Content-Type"),
-    ("Access-Control-Max-Age", "600"),
-)
-
-
-class JSONProvider(DefaultJSONProvider):
-    """Flask's JSON provider, keeping key order and one encoder instead of one per response."""
-
-    sort_keys = False
-
-    def __init__(self, app: Flask) -> None:
-        super().__init__(app)
-        self._encode = json.JSONEncoder(
-            default=self.default, ensure_ascii=self.ensure_ascii, sort_keys=False
-        ).encode
-
-    def dumps(self, obj: Any, **kwargs: Any) -> str:
-        """Serialise obj; only non-default options build a new encoder."""
-        return super().dumps(obj, **kwargs) if kwargs else self._encode(obj)
 
 
 def create_app(settings: Any = None) -> Flask:
     """Build one isolated emulator app with its own store."""
-    from emulator import errors
-    from emulator.http import admin, dashboard, meta, segment, tracker
-    from emulator.http import engage as engage_http
-    from emulator.settings import Settings
-    from emulator.state import Emulator
+    # Imported here so `wishpond-emulator ready` (a container health check) never loads Flask.
+    from emulator.app import build
 
-    settings = settings or Settings()
-    app = Flask(__name__, static_folder=None)  # each surface serves its own files
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json = JSONProvider(app)
-    app.extensions["wishpond_emulator"] = Emulator.build(settings)
-    errors.register(app)
-    app.register_blueprint(tracker.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(segment.bp)
-    app.register_blueprint(engage_http.bp)
-    app.register_blueprint(meta.bp)
-    app.register_blueprint(dashboard.bp)
-    app.after_request(_cors)
-    app.after_request(_journal)
-    return app
-
-
-def _surface(path: str) -> str | None:
-    if path.startswith("/tracker/"):
-        return "tracker"
-    if path.startswith("/v1/"):
-        return "segment"
-    if path.startswith("/_emulator/merchants/") and path.split("/")[4:5] == ["audiences"]:
-        return "engage"
-    return None
-
-
-def _cors(response: Response) -> Response:
-    if request.path.startswith(CORS_PREFIXES):
-        response.headers.extend(CORS_HEADERS)  # none of them is set before this
-    return response
-
-
-def _journal(response: Response) -> Response:
-    surface = _surface(request.path)
-    if surface is None or request.method == "OPTIONS":
-        return response
-    from emulator.http.common import emulator
-
-    error = None
-    if response.status_code >= 400 and response.is_json:
-        error = (response.get_json(silent=True) or {}).get("error")
-    emulator().journal.record(
-        surface=surface,
-        method=request.method,
-        path=request.path,
-        merchant_id=g.get("merchant_id"),
-        status=response.status_code,
-        error=error,
-        skipped=g.get("skipped", []),
-        summary=g.get("summary"),
-    )
-    return response
+    return build(settings)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, jsonify
-from werkzeug.exceptions import HTTPException
+if TYPE_CHECKING:  # the CLI imports this module; only the app needs Flask
+    from flask import Flask, Response
+    from werkzeug.exceptions import HTTPException
 
 # Werkzeug's HTTP errors, named in the emulator's snake_case codes.
 _HTTP_CODES = {
@@ -39,6 +40,8 @@ class EmulatorError(Exception):
 
 def error_response(err: EmulatorError) -> Response:
     """Render an EmulatorError as a JSON response."""
+    from flask import jsonify
+
     response = jsonify(err.body())
     response.status_code = err.status
     return response
@@ -74,6 +77,8 @@ def _unexpected(exc: Exception) -> Response:
 
 def register(app: Flask) -> None:
     """Install the JSON error handlers on an app."""
+    from werkzeug.exceptions import HTTPException
+
     app.register_error_handler(EmulatorError, error_response)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
