@@ -35,20 +35,17 @@ def report(results: dict[str, dict[str, Any]]) -> str:
     out = []
     if "ingest" in results:
         r = results["ingest"]
-        out.append("### Single-call ingest (req/s; emulator / baseline on the same server)")
+        out.append("### Single-call ingest (medians; emulator vs baseline on the same server)")
         out.append(
             _table(
                 ["server", "call", "conns", "emulator req/s", "baseline req/s", "ratio",
-                 "emulator p50/p99 ms", "baseline p50/p99 ms"],
+                 "emulator CPU µs/req", "baseline CPU µs/req", "CPU ratio",
+                 "emulator p50 / p99 ms", "baseline p50 / p99 ms"],
                 [
                     [x["server"], x["kind"], x["connections"], x["emulator_rps"],
-                     x["baseline_rps"], x["ratio"], *(
-                        f"{y['p50_ms']} / {y['p99_ms']}"
-                        for app in ("emulator", "baseline")
-                        for y in r["rows"]
-                        if y["server"] == x["server"] and y["kind"] == x["kind"]
-                        and y["connections"] == x["connections"] and y["app"] == app
-                    )]
+                     x["baseline_rps"], x["ratio"], x["emulator_cpu_us"], x["baseline_cpu_us"],
+                     x["cpu_ratio"], " / ".join(map(str, x["emulator_p50_p99_ms"])),
+                     " / ".join(map(str, x["baseline_p50_p99_ms"]))]
                     for x in r["ratios"]
                 ],
             )
