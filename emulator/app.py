@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
+
+from emulator.http.common import emulator
 
 __version__ = "0.1.0"
 
@@ -24,16 +26,18 @@ class JSONProvider(DefaultJSONProvider):
     """Flask's JSON provider, keeping key order and one encoder instead of one per response."""
 
     sort_keys = False
+    # What response() asks for outside debug mode.
+    _COMPACT: ClassVar[dict[str, Any]] = {"separators": (",", ":")}
 
     def __init__(self, app: Flask) -> None:
         super().__init__(app)
-        self._encode = json.JSONEncoder(
-            default=self.default, ensure_ascii=self.ensure_ascii, sort_keys=False
+        self._compact = json.JSONEncoder(
+            default=self.default, ensure_ascii=self.ensure_ascii, sort_keys=False, **self._COMPACT
         ).encode
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        """Serialise obj; only non-default options build a new encoder."""
-        return super().dumps(obj, **kwargs) if kwargs else self._encode(obj)
+        """Serialise obj; only other options build a new encoder."""
+        return self._compact(obj) if kwargs == self._COMPACT else super().dumps(obj, **kwargs)
 
 
 def build(settings: Any = None) -> Flask:
@@ -78,20 +82,20 @@ def _cors(response: Response) -> Response:
 
 
 def _journal(response: Response) -> Response:
-    surface = _surface(request.path)
-    if surface is None or request.method == "OPTIONS":
+    path, method = request.path, request.method  # each proxy lookup costs; read them once
+    surface = _surface(path)
+    if surface is None or method == "OPTIONS":
         return response
-    from emulator.http.common import emulator
-
+    status = response.status_code
     error = None
-    if response.status_code >= 400 and response.is_json:
+    if status >= 400 and response.is_json:
         error = (response.get_json(silent=True) or {}).get("error")
     emulator().journal.record(
         surface=surface,
-        method=request.method,
-        path=request.path,
+        method=method,
+        path=path,
         merchant_id=g.get("merchant_id"),
-        status=response.status_code,
+        status=status,
         error=error,
         skipped=g.get("skipped", []),
         summary=g.get("summary"),
