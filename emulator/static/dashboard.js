@@ -752,7 +752,8 @@
         startPoll();
         refreshLeads();
       }
-      if (r.leadId !== state.leadId || changed) {
+      // The Events tab keeps the open lead, so going back to Leads shows it again.
+      if (changed || (r.tab === 'leads' && r.leadId !== state.leadId)) {
         state.leadId = r.leadId;
         show($('detail'), false);
         $('detail-empty').textContent = r.leadId === null

@@ -173,6 +173,10 @@ def test_lead_view_shows_attributes_audiences_and_timeline(
     expect(timeline.nth(0).locator("tr", has_text="tier").locator("td")).to_have_text("Startup")
     expect(timeline.nth(1)).to_contain_text("identify")
     expect(page.locator("#detail-audiences")).to_contain_text("Not in any Engage audience")
+    page.locator("#tab-events").click()
+    expect(page.locator("#events-table tbody tr")).to_have_count(2)
+    page.locator("#tab-leads").click()
+    expect(page.locator("#detail-title")).to_have_text("Grace Hopper")  # still open
 
     # While the lead is open, a new event joins its timeline at the top.
     send(srv.url, "track", id="grace", event="Upgraded", properties={"to": "Enterprise"})
