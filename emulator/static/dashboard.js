@@ -199,7 +199,10 @@
     if (err && err.status) {
       banner(err.message); // the emulator answered, but refused: say why
       clearTimeout(state.bannerTimer);
-      state.bannerTimer = setTimeout(() => banner(state.offline ? $('banner').textContent : ''), 8000);
+      state.bannerTimer = setTimeout(
+        () => banner(state.offline ? $('banner').textContent : ''),
+        8000,
+      );
       return;
     }
     state.offline = true;
@@ -332,7 +335,8 @@
         if (body.events.length > 0) ingest(body.events, first);
         else refreshMerchants(); // an idle wait: recheck counts, which also reveals a reset
         // Let a burst arrive as one batch; never spin when the server allows no waiting.
-        if (body.events.length > 0 || (!first && state.wait < 1)) await sleep(state.wait < 1 ? 2000 : 200);
+        if (body.events.length > 0 || (!first && state.wait < 1))
+          await sleep(state.wait < 1 ? 2000 : 200);
         first = false;
       } catch (err) {
         if (gen !== state.pollGen || signal.aborted) return;
@@ -373,7 +377,9 @@
     if (e.type === 'track') return e.event;
     if (e.type === 'page') {
       const p = e.properties || {};
-      return 'Page ' + (typeof p.path === 'string' ? p.path : typeof p.url === 'string' ? p.url : '');
+      return (
+        'Page ' + (typeof p.path === 'string' ? p.path : typeof p.url === 'string' ? p.url : '')
+      );
     }
     return 'Identify';
   }
@@ -454,11 +460,17 @@
             {
               type: 'button',
               class:
-                'lead-row' + (lead.id === state.leadId ? ' selected' : '') + (fresh ? ' fresh' : ''),
+                'lead-row' +
+                (lead.id === state.leadId ? ' selected' : '') +
+                (fresh ? ' fresh' : ''),
               'data-lead-id': lead.id,
               onclick: () => go(leadHash(state.merchant, lead.id)),
             },
-            el('span', { class: 'avatar', 'aria-hidden': 'true', text: Array.from(name)[0] || '?' }),
+            el('span', {
+              class: 'avatar',
+              'aria-hidden': 'true',
+              text: Array.from(name)[0] || '?',
+            }),
             el(
               'span',
               { class: 'lead-main' },
@@ -472,7 +484,9 @@
               el(
                 'span',
                 { class: 'lead-stats' },
-                audiences.length ? el('span', { class: 'badge ok', text: audiences.length + ' aud.' }) : null,
+                audiences.length
+                  ? el('span', { class: 'badge ok', text: audiences.length + ' aud.' })
+                  : null,
                 el('span', { class: 'badge', text: lead.event_count + ' ev.' }),
               ),
             ),
@@ -523,7 +537,8 @@
     $('detail-title').textContent = leadName(lead);
     $('detail-sub').textContent = lead.id;
     const meta = clear($('detail-meta'));
-    const item = (label, ...value) => meta.append(el('div', null, el('dt', { text: label }), el('dd', null, ...value)));
+    const item = (label, ...value) =>
+      meta.append(el('div', null, el('dt', { text: label }), el('dd', null, ...value)));
     item('Lead id', el('span', { class: 'mono', text: lead.id }));
     item('Created', timeNode(lead.created_at));
     item('Updated', timeNode(lead.updated_at));
@@ -538,17 +553,28 @@
     const attrs = clear($('detail-attributes').tBodies[0]);
     const keys = Object.keys(lead.attributes).sort();
     for (const key of keys) {
-      attrs.append(el('tr', null, el('th', { scope: 'row', text: key }), el('td', null, valueNode(lead.attributes[key]))));
+      attrs.append(
+        el(
+          'tr',
+          null,
+          el('th', { scope: 'row', text: key }),
+          el('td', null, valueNode(lead.attributes[key])),
+        ),
+      );
     }
-    if (keys.length === 0) attrs.append(el('tr', null, el('td', { class: 'muted', text: 'No attributes.' })));
+    if (keys.length === 0)
+      attrs.append(el('tr', null, el('td', { class: 'muted', text: 'No attributes.' })));
 
     const chips = clear($('detail-audiences'));
     for (const [key, member] of Object.entries(lead.audiences).sort()) {
       chips.append(
-        el('span', { class: 'chip ' + (member ? 'in' : 'out'), title: member ? 'member' : 'not a member' },
+        el(
+          'span',
+          { class: 'chip ' + (member ? 'in' : 'out'), title: member ? 'member' : 'not a member' },
           el('span', { class: 'chip-mark', 'aria-hidden': 'true', text: member ? '✓' : '✕' }),
           el('span', { text: key }),
-          el('span', { class: 'chip-val', text: String(member) })),
+          el('span', { class: 'chip-val', text: String(member) }),
+        ),
       );
     }
     if (Object.keys(lead.audiences).length === 0) {
@@ -558,11 +584,18 @@
     const hist = clear($('detail-history').tBodies[0]);
     for (const h of history.slice().reverse()) {
       hist.append(
-        el('tr', null,
+        el(
+          'tr',
+          null,
           el('td', { class: 'num', text: h.seq }),
           el('td', { text: h.key }),
-          el('td', null, el('span', { class: 'v v-bool ' + (h.value ? 'yes' : 'no'), text: String(h.value) })),
-          el('td', null, timeNode(h.received_at))),
+          el(
+            'td',
+            null,
+            el('span', { class: 'v v-bool ' + (h.value ? 'yes' : 'no'), text: String(h.value) }),
+          ),
+          el('td', null, timeNode(h.received_at)),
+        ),
       );
     }
     show($('detail-history'), history.length > 0);
@@ -573,7 +606,12 @@
     for (const h of history) toggles.set(h.seq, (toggles.get(h.seq) || []).concat([h]));
     for (const e of events.slice(0, TIMELINE_MAX)) timeline.append(timelineItem(e, toggles));
     if (events.length > TIMELINE_MAX) {
-      timeline.append(el('li', { class: 'muted more', text: events.length - TIMELINE_MAX + ' older events not shown.' }));
+      timeline.append(
+        el('li', {
+          class: 'muted more',
+          text: events.length - TIMELINE_MAX + ' older events not shown.',
+        }),
+      );
     }
     if (events.length === 0) timeline.append(el('li', { class: 'muted', text: 'No events.' }));
   }
@@ -583,8 +621,17 @@
     if (entries.some(([, v]) => v !== null && typeof v === 'object')) {
       return el('pre', { class: 'v v-json', text: JSON.stringify(payload, null, 2) });
     }
-    return el('table', { class: 'kv small' }, el('tbody', null, entries.map(([k, v]) =>
-      el('tr', null, el('th', { scope: 'row', text: k }), el('td', null, valueNode(v))))));
+    return el(
+      'table',
+      { class: 'kv small' },
+      el(
+        'tbody',
+        null,
+        entries.map(([k, v]) =>
+          el('tr', null, el('th', { scope: 'row', text: k }), el('td', null, valueNode(v))),
+        ),
+      ),
+    );
   }
 
   function timelineItem(e, toggles) {
@@ -593,24 +640,40 @@
     const count = payload ? Object.keys(payload).length : 0;
     let body = null;
     if (count > 0) {
-      body = el('details', { open: count <= 8 ? '' : null },
+      body = el(
+        'details',
+        { open: count <= 8 ? '' : null },
         el('summary', { text: count + ' ' + label[count === 1 ? 0 : 1] }),
-        payloadNode(payload));
+        payloadNode(payload),
+      );
     }
     const changes = (toggles.get(e.seq) || []).map((h) =>
-      el('span', { class: 'chip small ' + (h.value ? 'in' : 'out') },
-        el('span', { text: (h.value ? 'entered ' : 'left ') + h.key })));
-    return el('li', { class: 'tl t-' + e.type, 'data-seq': e.seq },
-      el('div', { class: 'tl-head' },
+      el(
+        'span',
+        { class: 'chip small ' + (h.value ? 'in' : 'out') },
+        el('span', { text: (h.value ? 'entered ' : 'left ') + h.key }),
+      ),
+    );
+    return el(
+      'li',
+      { class: 'tl t-' + e.type, 'data-seq': e.seq },
+      el(
+        'div',
+        { class: 'tl-head' },
         el('span', { class: 'type t-' + e.type, text: e.type }),
         el('span', { class: 'tl-title', text: eventTitle(e) }),
-        el('span', { class: 'tl-meta' },
+        el(
+          'span',
+          { class: 'tl-meta' },
           el('span', { class: 'pill', text: e.source }),
           ' #' + e.seq + ' ',
-          timeNode(e.received_at))),
+          timeNode(e.received_at),
+        ),
+      ),
       changes.length ? el('div', { class: 'chips tl-chips' }, changes) : null,
       e.anonymous_id ? el('div', { class: 'tl-anon', text: 'visitor ' + e.anonymous_id }) : null,
-      body);
+      body,
+    );
   }
 
   // -- the request journal -------------------------------------------------------
@@ -624,15 +687,27 @@
     const kind = outcome(entry);
     const out = [el('span', { class: 'outcome o-' + kind, text: kind })];
     if (kind === 'rejected' && entry.error) {
-      out.push(el('span', { class: 'reason' },
-        el('code', { class: 'err-code', text: entry.error.code || 'error' }), ' ',
-        el('span', { text: entry.error.message || '' })));
+      out.push(
+        el(
+          'span',
+          { class: 'reason' },
+          el('code', { class: 'err-code', text: entry.error.code || 'error' }),
+          ' ',
+          el('span', { text: entry.error.message || '' }),
+        ),
+      );
     }
     for (const skip of entry.skipped || []) {
       const known = ['reason', 'type', 'index'];
-      const extra = Object.entries(skip).filter(([k]) => !known.includes(k)).map(([k, v]) => k + ': ' + pretty(v));
-      const what = [skip.type === undefined ? '' : pretty(skip.type),
-        skip.index === undefined ? '' : '(message ' + pretty(skip.index) + ')'].filter(Boolean).join(' ');
+      const extra = Object.entries(skip)
+        .filter(([k]) => !known.includes(k))
+        .map(([k, v]) => k + ': ' + pretty(v));
+      const what = [
+        skip.type === undefined ? '' : pretty(skip.type),
+        skip.index === undefined ? '' : '(message ' + pretty(skip.index) + ')',
+      ]
+        .filter(Boolean)
+        .join(' ');
       const text = (what ? what + ': ' : '') + pretty(skip.reason);
       out.push(el('span', { class: 'reason', text: [text].concat(extra).join(' · ') }));
     }
@@ -641,16 +716,22 @@
 
   function journalRow(entry) {
     const kind = outcome(entry);
-    return el('tr', { class: 'r-' + kind, 'data-id': entry.id },
+    return el(
+      'tr',
+      { class: 'r-' + kind, 'data-id': entry.id },
       el('td', { class: 'num', text: entry.id }),
       el('td', null, timeNode(entry.at)),
       el('td', null, el('span', { class: 'pill', text: entry.surface })),
-      el('td', null,
+      el(
+        'td',
+        null,
         el('span', { class: 'mono', text: entry.method + ' ' + entry.path }),
-        entry.summary ? el('span', { class: 'summary', text: entry.summary }) : null),
+        entry.summary ? el('span', { class: 'summary', text: entry.summary }) : null,
+      ),
       el('td', { class: 'mono', text: entry.merchant_id || '' }),
       el('td', { class: 'num status s' + String(entry.status).charAt(0), text: entry.status }),
-      el('td', null, el('div', { class: 'reasons' }, reasonNodes(entry))));
+      el('td', null, el('div', { class: 'reasons' }, reasonNodes(entry))),
+    );
   }
 
   function matches(entry) {
@@ -667,7 +748,10 @@
     while (body.rows.length > JOURNAL_KEEP) body.deleteRow(-1);
     show($('requests-empty'), body.rows.length === 0);
     const count = (kind) => state.journal.filter((e) => outcome(e) === kind).length;
-    for (const [id, kind] of [['rejected-count', 'rejected'], ['skipped-count', 'skipped']]) {
+    for (const [id, kind] of [
+      ['rejected-count', 'rejected'],
+      ['skipped-count', 'skipped'],
+    ]) {
       const n = count(kind);
       $(id).textContent = n + ' ' + kind;
       show($(id), n > 0);
@@ -681,7 +765,8 @@
     const fresh = body.requests;
     $('journal-note').textContent =
       'Every call on the tracker, Segment and Engage surfaces, newest first. The emulator keeps the last ' +
-      body.capacity.toLocaleString() + (body.dropped ? '; ' + body.dropped.toLocaleString() + ' older entries were dropped.' : '.');
+      body.capacity.toLocaleString() +
+      (body.dropped ? '; ' + body.dropped.toLocaleString() + ' older entries were dropped.' : '.');
     if (fresh.length === 0) return;
     state.journalAfter = fresh[fresh.length - 1].id;
     state.journal = state.journal.concat(fresh).slice(-JOURNAL_KEEP);
@@ -728,7 +813,12 @@
     if (parts[0] === 'requests') return { view: 'requests' };
     if (parts[0] === 'm' && parts[1]) {
       const leadId = parts[2] === 'lead' && parts.length > 3 ? parts.slice(3).join('/') : null;
-      return { view: 'merchant', merchant: parts[1], tab: parts[2] === 'events' ? 'events' : 'leads', leadId };
+      return {
+        view: 'merchant',
+        merchant: parts[1],
+        tab: parts[2] === 'events' ? 'events' : 'leads',
+        leadId,
+      };
     }
     return { view: 'welcome' };
   }
@@ -756,9 +846,10 @@
       if (changed || (r.tab === 'leads' && r.leadId !== state.leadId)) {
         state.leadId = r.leadId;
         show($('detail'), false);
-        $('detail-empty').textContent = r.leadId === null
-          ? 'Select a lead to see its attributes, audiences and event timeline.'
-          : 'Loading…';
+        $('detail-empty').textContent =
+          r.leadId === null
+            ? 'Select a lead to see its attributes, audiences and event timeline.'
+            : 'Loading…';
         show($('detail-empty'), true);
         if (r.leadId !== null) refreshDetail();
       }
@@ -770,7 +861,9 @@
       show($('pane-leads'), state.tab === 'leads');
       show($('pane-events'), state.tab === 'events');
     }
-    document.title = (r.view === 'merchant' ? r.merchant + ' · ' : r.view === 'requests' ? 'Requests · ' : '') + 'Wishpond Emulator';
+    document.title =
+      (r.view === 'merchant' ? r.merchant + ' · ' : r.view === 'requests' ? 'Requests · ' : '') +
+      'Wishpond Emulator';
     renderMerchants();
   }
 
@@ -785,7 +878,9 @@
     });
     $('search').addEventListener('input', renderLeads);
     $('nav-requests').addEventListener('click', () => go('#/requests'));
-    $('tab-leads').addEventListener('click', () => go(state.leadId ? leadHash(state.merchant, state.leadId) : '#/m/' + enc(state.merchant)));
+    $('tab-leads').addEventListener('click', () =>
+      go(state.leadId ? leadHash(state.merchant, state.leadId) : '#/m/' + enc(state.merchant)),
+    );
     $('tab-events').addEventListener('click', () => go('#/m/' + enc(state.merchant) + '/events'));
     for (const tab of $('outcome-filter').querySelectorAll('[data-outcome]')) {
       tab.addEventListener('click', () => {
@@ -811,7 +906,9 @@
       if (!document.hidden) wakeJournal();
     });
     $('welcome-example').textContent =
-      'curl -s ' + location.origin + '/tracker/v1/identify \\\n' +
+      'curl -s ' +
+      location.origin +
+      '/tracker/v1/identify \\\n' +
       "  -H 'Content-Type: application/json' \\\n" +
       '  -d \'{"merchant_id": "m1", "write_key": "k1", "id": "lead-1",\n' +
       '       "attributes": {"email": "jane@example.com", "name": "Jane Kim"}}\'';
