@@ -7,6 +7,7 @@ JSON and returns a constant. `python bench/apps.py APP --server NAME --port P` s
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import signal
 import sys
@@ -49,6 +50,10 @@ def baseline() -> Flask:
 
 def command(app: str, server: str, port: int) -> list[str]:
     """Return the argv that serves app ('emulator' or 'baseline') on server at port."""
+    if server in ("gunicorn", "granian") and importlib.util.find_spec(server) is None:
+        raise SystemExit(
+            f"bench: {server} is not installed; install the bench extra: pip install -e '.[bench]'"
+        )
     if server == "product" and app == "emulator":
         # The real CLI, so the figure is what users get.
         return [python(), "-m", "emulator", "serve", "--port", str(port), "--quiet"]
