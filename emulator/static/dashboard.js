@@ -317,6 +317,17 @@
     pollLoop(state.pollGen, state.merchant, state.pollAbort.signal);
   }
 
+  function visible() {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (document.hidden) return;
+        document.removeEventListener('visibilitychange', check);
+        resolve();
+      };
+      document.addEventListener('visibilitychange', check);
+    });
+  }
+
   async function pollLoop(gen, merchant, signal) {
     const base = '/merchants/' + enc(merchant) + '/events';
     const row = state.merchants.find((m) => m.id === merchant);
@@ -324,6 +335,21 @@
     let first = true;
     state.lastSeq = Math.max(0, (row ? row.event_count : 0) - FEED_SIZE);
     while (gen === state.pollGen) {
+      // A hidden tab gives its server thread back, and starts afresh from the tail when shown.
+      if (!first && document.hidden) {
+        await visible();
+        if (gen !== state.pollGen) return;
+        try {
+          await loadMerchants();
+        } catch (err) {
+          lostContact(err);
+        }
+        if (gen !== state.pollGen) return;
+        startPoll();
+        refreshLeads();
+        refreshDetail();
+        return;
+      }
       const wait = first ? '' : '&wait=' + state.wait + '&min_count=1';
       try {
         const body = await call(base + '?after_seq=' + state.lastSeq + wait, signal);

@@ -151,6 +151,36 @@ def test_new_leads_appear_live_and_search_finds_them(
     assert_clean(page)
 
 
+SET_HIDDEN = """(hidden) => {
+  Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+
+def test_hidden_tab_stops_polling_and_catches_up(page: Page, serve: Callable[..., Served]) -> None:
+    srv = serve()
+    send(srv.url, "identify", id="h0")
+    page.goto(srv.url)
+    expect(lead_row(page, "h0")).to_be_visible()
+    page.evaluate(SET_HIDDEN, True)
+    send(srv.url, "identify", id="h1")  # ends a long-poll that was already waiting
+    page.wait_for_timeout(500)
+
+    polls: list[str] = []
+    watched = ("/events?", "/requests?")
+    page.on("request", lambda r: polls.append(r.url) if any(w in r.url for w in watched) else None)
+    send(srv.url, "identify", id="h2")
+    page.wait_for_timeout(3000)  # longer than the journal's 2 s poll
+    assert polls == [], "a hidden tab kept polling"
+    expect(lead_row(page, "h2")).to_have_count(0)
+
+    page.evaluate(SET_HIDDEN, False)
+    expect(lead_row(page, "h2")).to_be_visible()
+    expect(lead_row(page, "h1")).to_be_visible()
+    assert any("/events?" in url for url in polls), "the shown tab did not resume"
+    assert_clean(page)
+
+
 def test_lead_view_shows_attributes_audiences_and_timeline(
     page: Page, serve: Callable[..., Served]
 ) -> None:
