@@ -15,7 +15,7 @@ from typing import Any
 from common import BENCH, OUT, parser, python
 
 SCRIPTS = {
-    "ingest": ["--servers", "product,waitress,gunicorn,granian"],
+    "ingest": ["--servers", "product,waitress,gunicorn,granian", "--duration", "2"],
     "batch": [],
     "startup": [],
     "memory": [],
