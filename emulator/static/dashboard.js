@@ -394,6 +394,7 @@
     const full = initial || relinked;
     renderFeed(full, full ? state.feed : events.slice().reverse());
     if (initial) return;
+    wakeJournal(); // the calls behind these events are in the journal now too
     refreshMerchants();
     refreshLeads();
     if (events.some((e) => e.lead_id !== null && e.lead_id === state.leadId)) refreshDetail();
