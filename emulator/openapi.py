@@ -285,20 +285,22 @@ route(
 route("get", "/openapi.json", "This document", "meta", None, response_type="application/json")
 
 
-def _rewrite(node: Any) -> Any:
-    """Point file $refs at components and drop per-file $id/$schema."""
+def _rewrite(node: Any, name: str) -> Any:
+    """Point $refs (to other files, or within schema name) at components; drop $id/$schema."""
     if isinstance(node, dict):
         out = {}
         for key, value in node.items():
             if key in ("$id", "$schema"):
                 continue
-            if key == "$ref" and isinstance(value, str) and (m := _REF.match(value)):
+            if key == "$ref" and isinstance(value, str) and value.startswith("#"):
+                out[key] = f"#/components/schemas/{name}{value[1:]}"
+            elif key == "$ref" and isinstance(value, str) and (m := _REF.match(value)):
                 out[key] = f"#/components/schemas/{m.group(1)}{(m.group(2) or '#')[1:]}"
             else:
-                out[key] = _rewrite(value)
+                out[key] = _rewrite(value, name)
         return out
     if isinstance(node, list):
-        return [_rewrite(v) for v in node]
+        return [_rewrite(v, name) for v in node]
     return node
 
 
@@ -373,7 +375,8 @@ def build(max_wait: float = 60.0) -> JSON:
         "paths": paths,
         "components": {
             "schemas": {
-                name: _rewrite(copy.deepcopy(body)) for name, body in contract.schemas().items()
+                name: _rewrite(copy.deepcopy(body), name)
+                for name, body in contract.schemas().items()
             },
             "securitySchemes": {
                 "adminToken": {

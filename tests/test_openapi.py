@@ -56,3 +56,15 @@ def test_long_poll_bound_follows_the_setting() -> None:
     params = doc["paths"]["/_emulator/merchants/{merchant_id}/events"]["get"]["parameters"]
     wait = next(p for p in params if p["name"] == "wait")
     assert wait["schema"]["maximum"] == 2.5
+
+
+def test_every_ref_resolves_inside_the_document(client: FlaskClient) -> None:
+    doc = client.get("/openapi.json").json
+    refs = set(re.findall(r'"\$ref":\s*"([^"]+)"', client.get("/openapi.json").get_data(True)))
+    assert refs
+    for ref in refs:
+        assert ref.startswith("#/"), ref
+        node = doc
+        for part in ref[2:].split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        assert isinstance(node, dict), ref
