@@ -69,13 +69,22 @@ def toggles(message: Mapping[str, Any]) -> dict[str, bool] | None:
         return None
     key = marker["computation_key"]
     value = (message.get("traits") or {}).get(key)
-    if not isinstance(value, bool):
-        raise MessageError(
-            f"traits.{key}",
-            f"traits.{key} must be true or false: context.personas.computation_class is "
-            f"'audience' with computation_key {key!r}, so traits.{key} is the membership.",
-        )
-    return {key: value}
+    # Segment forwards whatever it is sent: a non-boolean trait is stored, membership unchanged.
+    return {key: value} if isinstance(value, bool) else None
+
+
+def ignored_toggle(message: Mapping[str, Any]) -> str | None:
+    """Say why an Engage audience identify changes no membership, or None if it does."""
+    marker = personas(message)
+    if message.get("type") != "identify" or marker is None:
+        return None
+    if marker.get("computation_class") != "audience" or toggles(message) is not None:
+        return None
+    key = marker["computation_key"]
+    return (
+        f"audience not toggled: traits.{key} must be true or false (the identify was applied, "
+        f"membership of {key!r} unchanged)"
+    )
 
 
 def to_call(message: Mapping[str, Any]) -> Call | destination.Skip:

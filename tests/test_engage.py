@@ -135,13 +135,17 @@ def test_audience_identify_without_user_id_is_skipped() -> None:
     assert engage.to_call(message) == Skip("identify", "user id required")
 
 
-def test_audience_identify_needs_a_boolean() -> None:
+def test_audience_identify_with_a_non_boolean_trait_toggles_nothing() -> None:
     message = {
         "type": "identify",
         "userId": "u",
         "traits": {"vip": "yes"},
         "context": _personas("audience", "vip"),
     }
-    with pytest.raises(engage.MessageError) as info:
-        engage.to_call(message)
-    assert info.value.field == "traits.vip" and "true or false" in str(info.value)
+    call = engage.to_call(message)
+    assert isinstance(call, Call) and call.audiences is None
+    assert call.attributes == {"vip": "yes", "id": "u"}
+    reason = engage.ignored_toggle(message)
+    assert reason is not None and "traits.vip must be true or false" in reason
+    message["traits"] = {"vip": False}
+    assert engage.ignored_toggle(message) is None

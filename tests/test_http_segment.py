@@ -312,17 +312,6 @@ def test_engage_identify_and_track_styles_toggle_audiences(client: FlaskClient) 
             },
             "context.personas.computation_key",
         ),
-        (
-            {
-                "type": "identify",
-                "userId": "u",
-                "traits": {"vip": 1},
-                "context": {
-                    "personas": {"computation_class": "audience", "computation_key": "vip"}
-                },
-            },
-            "traits.vip",
-        ),
     ],
 )
 def test_malformed_engage_payloads(
@@ -385,3 +374,18 @@ def test_lone_surrogate_escapes_are_measured_not_crashed_on(client: FlaskClient)
     body = '{"batch": [' + message + "]}"
     r = client.post("/v1/batch", data=body, content_type="application/json", headers=basic("m1"))
     assert r.status_code == 200 and events(client)[0]["properties"] == {"x": "\ud800"}
+
+
+def test_audience_identify_with_a_non_boolean_trait_is_applied_without_a_toggle(
+    client: FlaskClient,
+) -> None:
+    personas = {"personas": {"computation_class": "audience", "computation_key": "vip"}}
+    r = batch(
+        client, [{"type": "identify", "userId": "u", "traits": {"vip": 1}, "context": personas}]
+    )
+    assert r.status_code == 200
+    lead = client.get("/_emulator/merchants/m1/leads/u").json
+    assert lead["attributes"] == {"vip": 1, "id": "u"}
+    assert lead["audiences"] == {} and lead["audience_history"] == []
+    entry = client.get("/_emulator/requests?outcome=skipped").json["requests"][-1]
+    assert "traits.vip must be true or false" in entry["skipped"][0]["reason"]

@@ -143,8 +143,11 @@ def plan(messages: Sequence[Any]) -> tuple[list[Call], list[JSON]]:
             continue
         if isinstance(mapped, destination.Skip):
             skipped.append({"index": index, "type": mapped.type, "reason": mapped.reason})
-        else:
-            calls.append(mapped)
+            continue
+        calls.append(mapped)
+        note = engage.ignored_toggle(message)
+        if note is not None:
+            skipped.append({"index": index, "type": "identify", "reason": note})
     if errors:
         detail = "; ".join(f"message {e['index']}: {e['message'].rstrip('.')}" for e in errors[:10])
         more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
