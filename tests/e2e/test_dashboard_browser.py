@@ -11,19 +11,10 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import expect as default_expect
 
 from tests.conftest import Served, require_tool
+from tests.e2e.conftest import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Waits cover the journal's 2 s poll and a busy CI machine; the long-poll answers at once.
 # A module-own expect, so the longer timeout does not leak into other browser tests.
 TIMEOUT = 10_000
