@@ -1,7 +1,7 @@
 """Start-up: from process start until `wishpond-emulator ready` succeeds, median of N runs.
 
 Each run starts `wishpond-emulator serve` and, at the same instant, `wishpond-emulator ready`
-(which polls health every 50 ms), and times the ready command's exit 0. A second series polls
+(which polls health every 20 ms), and times the ready command's exit 0. A second series polls
 health from the bench itself every 5 ms, which shows the time without the ready command's own
 start-up and polling interval. Runs cover an empty start and `--import` of a state file.
 """
