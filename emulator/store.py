@@ -309,8 +309,13 @@ class Store:
 
     # -- writes -------------------------------------------------------------
 
-    def apply(self, merchant_id: str, calls: Iterable[Call]) -> list[tuple[JSON | None, JSON]]:
-        """Apply calls atomically (all, or none if the store is full); return (lead, event)."""
+    def apply(
+        self, merchant_id: str, calls: Iterable[Call], *, answer: bool = True
+    ) -> list[tuple[JSON | None, JSON]]:
+        """Apply calls atomically (all, or none if the store is full); return (lead, event).
+
+        With answer=False nothing is copied out and the list is empty (batches answer nothing).
+        """
         calls = list(calls)
         now = utc_now()
         with self._lock:
@@ -328,6 +333,8 @@ class Store:
             results = [merchant.apply(call, now) for call in calls]
             self._total += len(calls)
             self._changed.notify_all()
+            if not answer:
+                return []
             # Only identify answers with the lead; track and page skip the copy.
             return [
                 (
