@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from typing import Any
@@ -13,6 +14,9 @@ from waitress.server import create_server
 from emulator.settings import Settings
 
 DRAIN_SECONDS = 1.5
+# Waitress warns on every request queued behind busy threads: a log write on the hot path
+# under load, and long-polls make a queue normal here.
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 class Server:
