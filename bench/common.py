@@ -1,4 +1,4 @@
-"""Shared bench helpers: ports, server processes, wrk runs, RSS and result files."""
+"""Shared bench code: ports, server processes, wrk runs, RSS and result files."""
 
 from __future__ import annotations
 
