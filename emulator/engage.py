@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator import destination
-from emulator.store import Call
+from emulator.model import Call
 
 JSON = dict[str, Any]
 

@@ -7,7 +7,7 @@ import threading
 from collections import deque
 from typing import Any
 
-from emulator.store import utc_now
+from emulator.model import utc_now
 
 JSON = dict[str, Any]
 

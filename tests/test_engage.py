@@ -10,7 +10,7 @@ import pytest
 
 from emulator import engage
 from emulator.destination import Skip
-from emulator.store import Call
+from emulator.model import Call
 
 SCENARIO = json.loads(
     (Path(__file__).parent.parent / "fixtures" / "engage-scenario.json").read_text()

@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from emulator.errors import EmulatorError
-from emulator.store import Call, Store
+from emulator.model import Call
+from emulator.store import Store
 
 
 @pytest.fixture

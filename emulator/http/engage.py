@@ -12,7 +12,7 @@ import contract
 from emulator import destination, engage
 from emulator.errors import EmulatorError
 from emulator.http.common import emulator, json_body, merchant_in_path, require_admin_token
-from emulator.store import Call, utc_now
+from emulator.model import Call, utc_now
 
 bp = Blueprint("engage", __name__, url_prefix="/_emulator")
 bp.before_request(require_admin_token)

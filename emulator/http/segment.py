@@ -13,8 +13,8 @@ import contract
 from emulator import destination, engage
 from emulator.errors import EmulatorError
 from emulator.http.common import check, emulator, json_body
+from emulator.model import Call
 from emulator.settings import Settings, valid_id
-from emulator.store import Call
 
 bp = Blueprint("segment", __name__, url_prefix="/v1")
 
