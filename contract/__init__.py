@@ -49,7 +49,9 @@ def _describe(error: ValidationError, field: str) -> str:
         return f"{field} is not a known field; the known fields are {known}."
     if error.validator in ("anyOf", "oneOf") and hint:
         return f"{hint}"
-    text = f"{field}: {error.message}"
+    # The message quotes the bad value: keep it short, whatever was sent.
+    said = error.message if len(error.message) <= 200 else error.message[:200] + "..."
+    text = f"{field}: {said}"
     return f"{text}. {hint}" if hint else f"{text}."
 
 

@@ -10,8 +10,6 @@ from flask.json.provider import DefaultJSONProvider
 
 from emulator.http.common import emulator
 
-__version__ = "0.1.0"
-
 # Paths a browser page on another origin calls; everything else sends no CORS headers.
 CORS_PREFIXES = ("/tracker/", "/connect.js")
 CORS_HEADERS = (

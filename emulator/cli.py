@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.errors import EmulatorError
-from emulator.settings import Settings, parse_pairs
+from emulator.settings import Settings, parse_pairs, valid_id
 
 ENV_PREFIX = "WISHPOND_EMULATOR_"
 
@@ -58,7 +58,7 @@ SERVE_OPTIONS = (
     Option("--admin-token", "require 'Authorization: Bearer TOKEN' on /_emulator/*"),
     Option("--import", "state file or fixture to load at start"),
     Option("--export-on-exit", "write the state to this file on SIGTERM or Ctrl-C"),
-    Option("--threads", "worker threads (default 8)", int),
+    Option("--threads", "worker threads (default 32)", int),
     Option("--max-wait", "longest long-poll wait in seconds (default 60)", float),
     Option("--quiet", "print nothing but errors", switch=True),
 )
@@ -148,9 +148,28 @@ def settings_from(values: dict[str, Any]) -> Settings:
     for key in ("max_events", "journal_size", "max_body_bytes", "threads"):
         if key in kwargs and kwargs[key] < 1:
             raise EmulatorError("invalid_setting", f"--{key.replace('_', '-')} must be at least 1.")
+    _check_ids(kwargs.get("merchants", {}), kwargs.get("sources", {}))
     if kwargs.get("max_wait", 0) < 0:
         raise EmulatorError("invalid_setting", "--max-wait must be 0 or more seconds.")
     return Settings(**kwargs)
+
+
+def _check_ids(merchants: dict[str, str], sources: dict[str, str]) -> None:
+    """Refuse merchant ids no call could use, and sources routed to unconfigured merchants."""
+    for merchant_id in [*merchants, *sources.values()]:
+        if not valid_id(merchant_id):
+            raise EmulatorError(
+                "invalid_setting",
+                f"{merchant_id!r} is not a usable merchant id; use 1-128 letters, digits, "
+                "'.', '_', '~' or '-'.",
+            )
+    for key, merchant_id in sources.items():
+        if merchants and merchant_id not in merchants:
+            raise EmulatorError(
+                "invalid_setting",
+                f"--source {key}:{merchant_id} routes to a merchant that is not configured; "
+                f"add --merchant {merchant_id}:KEY.",
+            )
 
 
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:

@@ -19,6 +19,7 @@ _HTTP_CODES = {
     411: "length_required",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    416: "range_not_satisfiable",
     431: "request_header_fields_too_large",
 }
 

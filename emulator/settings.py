@@ -27,7 +27,8 @@ class Settings:
     admin_token: str | None = None
     import_path: str | None = None
     export_on_exit: str | None = None
-    threads: int = 8
+    # Each long-poll holds a worker while it waits; leave plenty for the writes it waits for.
+    threads: int = 32
     # Longest long-poll a client may ask for, in seconds.
     max_wait: float = 60.0
     quiet: bool = False
@@ -58,4 +59,4 @@ def parse_pairs(values: list[str] | tuple[str, ...], what: str) -> dict[str, str
 
 def valid_id(value: str) -> bool:
     """Return whether a merchant or lead-path id is usable in URLs."""
-    return bool(_ID.match(value))
+    return bool(_ID.fullmatch(value))

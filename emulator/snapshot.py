@@ -57,10 +57,13 @@ def build(merchant_id: str, body: Mapping[str, Any]) -> Merchant:
             source=raw.get("source", "import"),
             received_at=raw.get("received_at") or utc_now(),
         )
+        anon_id = ev.anonymous_id
+        if ev.lead_id is None and anon_id is not None and anon_id in m.visitors:
+            # A linked visitor's history belongs to its lead, as re-attribution would have made it.
+            ev.lead_id = m.visitors[anon_id].lead_id
         lead_id: str | None = ev.lead_id
         if lead_id is not None and lead_id not in m.leads:
             m.leads[lead_id] = Lead(lead_id, ev.received_at, ev.received_at)
-        anon_id = ev.anonymous_id
         if anon_id is not None and anon_id not in m.visitors:
             m.visitors[anon_id] = Visitor(anon_id, None)
         m.events.append(ev)

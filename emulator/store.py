@@ -201,7 +201,7 @@ class Store:
                 merchant = self._merchants.get(merchant_id)
                 found = merchant.select(lead_id, type, event, after_seq) if merchant else []
                 remaining = deadline - time.monotonic()
-                if len(found) >= max(min_count, 1) or remaining <= 0 or self._closed:
+                if len(found) >= min_count or remaining <= 0 or self._closed:
                     return [e.to_json() for e in found]
                 self._changed.wait(remaining)
 

@@ -9,10 +9,10 @@ from flask import Blueprint, Response, jsonify, request
 from emulator import __version__
 from emulator.errors import EmulatorError
 from emulator.http.common import emulator, json_body, merchant_in_path, require_admin_token
+from emulator.model import EVENT_TYPES
 
 bp = Blueprint("admin", __name__, url_prefix="/_emulator")
 
-EVENT_TYPES = ("identify", "track", "page")
 SURFACES = ("tracker", "segment", "engage")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 from typing import Any, cast
 
 from flask import current_app, g, request
@@ -26,8 +27,15 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON; send numbers as finite values or strings")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text[:40]} is too large for a JSON number; send it as a string")
+    return value
+
+
 # Built once: json.loads(text, parse_constant=...) would build a decoder per call.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def _depth_ok(value: Any) -> bool:

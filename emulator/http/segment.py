@@ -72,8 +72,15 @@ def _raw_body() -> bytes:
 
 
 def _write_key(body: JSON) -> str | None:
-    auth = request.authorization
-    if auth is not None and auth.type == "basic" and auth.username:
+    if request.headers.get("Authorization", "")[:6].lower() == "basic ":
+        auth = request.authorization
+        if auth is None or auth.type != "basic" or not auth.username:
+            raise EmulatorError(
+                "invalid_write_key",
+                "The Authorization header carries no usable write key: send 'Basic ' and the "
+                "base64 of 'WRITE_KEY:' (the write key, a colon, an empty password).",
+                401,
+            )
         return auth.username
     key = body.get("writeKey")
     return key if isinstance(key, str) and key else None

@@ -91,7 +91,8 @@
       headers: { "Content-Type": "text/plain;charset=UTF-8" },
       body: call.body,
       credentials: "omit",
-      keepalive: call.body.length < KEEPALIVE_LIMIT
+      // The limit is in bytes: measure UTF-8, not UTF-16 code units.
+      keepalive: new Blob([call.body]).size < KEEPALIVE_LIMIT
     };
     return fetch(origin + call.path, options).then(function (response) {
       unreachableWarned = false;
