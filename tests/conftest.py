@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -63,25 +65,41 @@ class Served:
         """Send SIGTERM and return the exit code."""
         if self.proc.poll() is None:
             self.proc.terminate()
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
 
 
-def start_served(*args: str, env: dict[str, str] | None = None) -> Served:
-    """Start the CLI on a free port and wait for its ready line."""
+def cli() -> list[str]:
+    """Return the installed `wishpond-emulator` command (python -m emulator without one)."""
+    found = shutil.which("wishpond-emulator")
+    return [found] if found else [sys.executable, "-m", "emulator"]
+
+
+def start_served(*args: str, env: dict[str, str] | None = None, timeout: float = 20) -> Served:
+    """Start `wishpond-emulator serve` on a free port and wait for its ready line."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("WISHPOND_EMULATOR_")}
     full_env.update(env or {})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=full_env,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "ready on " not in line:
-        proc.kill()
-        raise AssertionError(f"no ready line: {line!r} {proc.stderr.read() if proc.stderr else ''}")
+    # stderr goes to a file: a pipe nobody reads could fill and stall the server.
+    with tempfile.TemporaryFile("w+") as errors:
+        proc = subprocess.Popen(
+            [*cli(), "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env=full_env,
+        )
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        line = proc.stdout.readline() if ready else ""
+        if "ready on " not in line:
+            proc.kill()
+            proc.wait()
+            errors.seek(0)
+            raise AssertionError(f"no ready line within {timeout}s: {line!r} {errors.read()}")
     return Served(proc, line.rsplit(" ", 1)[1].strip())
 
 

@@ -75,6 +75,24 @@ CORPUS: list[tuple[str, str, str, bytes | str, str, int, str]] = [
         "nested too deeply",
     ),
     (
+        "number too large for a float",
+        "POST",
+        "/tracker/v1/track",
+        body(properties={"n": 1}).replace('"n": 1', '"n": 1e400'),
+        "application/json",
+        400,
+        "too large",
+    ),
+    (
+        "merchant id with a trailing newline",
+        "POST",
+        "/tracker/v1/track",
+        body(merchant_id="m1\n"),
+        "application/json",
+        400,
+        "merchant_id",
+    ),
+    (
         "form body",
         "POST",
         "/tracker/v1/track",
@@ -321,3 +339,12 @@ def test_state_cap_rejection_is_507_and_keeps_state() -> None:
     assert r.status_code == 507 and r.json["error"]["code"] == "storage_full"
     assert "--max-events" in r.json["error"]["message"]
     assert client.get("/_emulator/state").get_data() == before
+
+
+def test_an_oversized_bad_value_is_not_echoed_whole() -> None:
+    client = create_app().test_client()
+    r = client.post("/tracker/v1/track", json={**GOOD, "merchant_id": "x" * 500_000})
+    assert r.status_code == 400 and "merchant_id" in r.json["error"]["message"]
+    assert len(r.get_data()) < 2_000
+    entry = client.get("/_emulator/requests").json["requests"][-1]
+    assert entry["merchant_id"] == "x" * 256 and len(str(entry)) < 2_000

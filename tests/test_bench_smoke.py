@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,14 +20,21 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 def run_bench(name: str, tmp_path: Path, *args: str) -> dict[str, Any]:
     """Run bench/<name>.py --tiny and return the JSON it wrote."""
     out = tmp_path / f"{name}.json"
-    done = subprocess.run(
+    # Its own session, so a timeout ends the servers, wrk and java it started too.
+    proc = subprocess.Popen(
         [sys.executable, str(BENCH / f"{name}.py"), "--tiny", "--json", str(out), *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=120,
-        check=False,
+        start_new_session=True,
     )
-    assert done.returncode == 0, f"{name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, f"{name} failed:\n{stdout[-2000:]}\n{stderr[-3000:]}"
     result: dict[str, Any] = json.loads(out.read_text())
     assert result["bench"] == name
     assert result["machine"]["cores"] >= 1

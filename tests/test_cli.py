@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
-from emulator.cli import SERVE_OPTIONS, _resolve, build_parser, main, settings_from
-from tests.conftest import Served
+from emulator.cli import PLURAL_ENV, SERVE_OPTIONS, _resolve, build_parser, main, settings_from
+from tests.conftest import Served, cli
 
 
 def ready(url: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "emulator", "ready", "--url", url, "--timeout", str(timeout)],
+        [*cli(), "ready", "--url", url, "--timeout", str(timeout)],
         capture_output=True,
         text=True,
         timeout=timeout + 5,
@@ -70,17 +72,27 @@ def test_sigint_also_exports(serve: Callable[..., Served], tmp_path: Path) -> No
 def test_sigterm_releases_a_long_poll(serve: Callable[..., Served]) -> None:
     served = serve()
     with ThreadPoolExecutor(1) as pool:
-        poll = pool.submit(requests.get, f"{served.url}/_emulator/merchants/m/events?wait=30")
-        time.sleep(0.3)
+
+        def long_poll() -> tuple[Any, float]:
+            reply = requests.get(f"{served.url}/_emulator/merchants/m/events?wait=30")
+            return reply.json(), time.monotonic()
+
+        poll = pool.submit(long_poll)
+        time.sleep(1.0)  # time for the request to reach the server and start waiting
         started = time.monotonic()
         served.proc.terminate()
         assert served.proc.wait(5) == 0
         assert time.monotonic() - started < 2
-        assert poll.result(5).json() == {"events": []}
+        body, answered = poll.result(5)
+        assert body == {"events": []}
+        assert answered >= started  # released by the shutdown, not answered before it
 
 
 def test_ready_fails_when_nothing_listens() -> None:
-    result = ready("http://127.0.0.1:9", timeout=0.3)
+    with socket.socket() as sock:  # a port nothing listens on once it is closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = ready(f"http://127.0.0.1:{port}", timeout=0.3)
     assert result.returncode == 1
     assert "not ready" in result.stderr
 
@@ -121,7 +133,9 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
         "WISHPOND_EMULATOR_EXPORT_ON_EXIT": "out.json",
         "WISHPOND_EMULATOR_THREADS": "3",
         "WISHPOND_EMULATOR_QUIET": "true",
+        "WISHPOND_EMULATOR_MAX_WAIT": "2.5",
     }
+    assert {PLURAL_ENV.get(o.dest, o.env) for o in SERVE_OPTIONS} == set(env)
     settings = settings_from(_resolve(ns, SERVE_OPTIONS, env))
     assert (settings.host, settings.port, settings.merchants, settings.sources) == (
         "0.0.0.0",
@@ -135,9 +149,11 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
         "in.json",
         "out.json",
     )
-    assert settings.threads == 3 and settings.quiet is True
+    assert settings.threads == 3 and settings.quiet is True and settings.max_wait == 2.5
     # Flags win over the environment.
-    ns = parser.parse_args(["serve", "--port", "99", "--merchant", "b:2", "--merchant", "c:3"])
+    ns = parser.parse_args(
+        ["serve", "--port", "99", "--merchant", "b:2", "--merchant", "c:3", "--source", "wk:b"]
+    )
     flagged = settings_from(_resolve(ns, SERVE_OPTIONS, env))
     assert flagged.port == 99 and flagged.merchants == {"b": "2", "c": "3"}
 
@@ -147,6 +163,8 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
     [
         (["--merchant", "nokey"], {}, "ID:KEY"),
         (["--max-events", "0"], {}, "--max-events must be at least 1"),
+        (["--merchant", "m1:k", "--source", "sk:zz"], {}, "add --merchant zz:KEY"),
+        (["--source", "sk:bad id"], {}, "not a usable merchant id"),
         ([], {"WISHPOND_EMULATOR_PORT": "eighty"}, "WISHPOND_EMULATOR_PORT"),
         (["--import", "/does/not/exist.json"], {}, "Cannot read"),
     ],

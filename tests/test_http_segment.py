@@ -389,3 +389,13 @@ def test_audience_identify_with_a_non_boolean_trait_is_applied_without_a_toggle(
     assert lead["audiences"] == {} and lead["audience_history"] == []
     entry = client.get("/_emulator/requests?outcome=skipped").json["requests"][-1]
     assert "traits.vip must be true or false" in entry["skipped"][0]["reason"]
+
+
+@pytest.mark.parametrize("header", ["Basic !!!", "Basic Og==", "basic "])
+def test_malformed_basic_auth_says_how_to_send_the_key(client: FlaskClient, header: str) -> None:
+    r = client.post(
+        "/v1/identify", json={"userId": "u", "writeKey": "m1"}, headers={"Authorization": header}
+    )
+    assert r.status_code == 401 and r.json["error"]["code"] == "invalid_write_key"
+    assert "base64 of 'WRITE_KEY:'" in r.json["error"]["message"]
+    assert client.get("/_emulator/merchants/m1/leads").json == {"leads": []}

@@ -248,3 +248,22 @@ def test_concurrent_writers_lose_nothing() -> None:
     assert seqs == list(range(1, 2001))
     for n in range(8):
         assert [e["properties"]["i"] for e in store.events("m", event=f"t{n}")] == list(range(250))
+
+
+def test_imported_anonymous_events_of_a_linked_visitor_belong_to_its_lead() -> None:
+    store = Store()
+    store.load(
+        {
+            "merchants": {
+                "m": {
+                    "leads": [{"id": "L"}],
+                    "visitors": [{"anonymous_id": "a", "lead_id": "L"}],
+                    "events": [{"type": "track", "event": "x", "anonymous_id": "a"}],
+                }
+            }
+        }
+    )
+    assert store.events("m")[0]["lead_id"] == "L"
+    assert store.lead("m", "L")["event_count"] == 1
+    store.identify("m", "L", {}, anonymous_id="a")
+    assert [e["lead_id"] for e in store.events("m")] == ["L", "L"]

@@ -111,6 +111,7 @@ def test_the_documented_five_lines(serve: Callable[..., Served], tmp_path: Path)
     snippet = docs.split("```python\n", 1)[1].split("```", 1)[0]
     assert len([line for line in snippet.splitlines() if line.strip()]) == 5
     script = tmp_path / "five_lines.py"
+    assert "http://127.0.0.1:9474" in snippet, "the documented example no longer names the URL"
     script.write_text(snippet.replace("http://127.0.0.1:9474", served.url))
     subprocess.run([sys.executable, str(script)], check=True, timeout=60)
     [lead] = get(served, "/_emulator/merchants/my-shop/leads")["leads"]
