@@ -12,40 +12,24 @@ from tests.conftest import Served, require_tool
 # Merchants exist implicitly (open mode): after DELETE a merchant's routes answer with empty
 # lists, not 404, so the "deleted resource still available" check does not apply.
 EXCLUDED = "use_after_free"
+CPYTHON_AST_BUG = "AST constructor recursion depth mismatch"
 EXAMPLES = os.environ.get("EMULATOR_SCHEMATHESIS_EXAMPLES", "25" if os.environ.get("CI") else "10")
 
 
 def test_schemathesis_finds_nothing(serve: Callable[..., Served], tmp_path: Path) -> None:
     st = require_tool("st", "schemathesis, from the test extra")
     served = serve("--max-wait", "0.5", "--max-events", "200000")
-    result = subprocess.run(
-        [
-            st,
-            "run",
-            f"{served.url}/openapi.json",
-            "--checks",
-            "all",
-            "--exclude-checks",
-            EXCLUDED,
-            "--max-examples",
-            EXAMPLES,
-            "--workers",
-            "2",
-            "--seed",
-            "20261129",
-            "--auth",
-            "schemathesis-source:",
-            "--no-color",
-            "--request-timeout",
-            "10",
-            "--report-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=540,
-        cwd=tmp_path,
-    )
+    command = [
+        st, "run", f"{served.url}/openapi.json", "--checks", "all", "--exclude-checks",
+        EXCLUDED, "--max-examples", EXAMPLES, "--workers", "2", "--seed", "20261129",
+        "--auth", "schemathesis-source:", "--no-color", "--request-timeout", "10",
+        "--report-dir", str(tmp_path),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=540, cwd=tmp_path)
+    if result.returncode and CPYTHON_AST_BUG in result.stdout and "- ST" not in result.stdout:
+        # CPython 3.11's ast can crash while Hypothesis describes a lambda: a tool fault,
+        # not a finding. Run once more; any real finding (an ST code) fails at once.
+        result = subprocess.run(command, capture_output=True, text=True, timeout=540, cwd=tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-20000:]
     assert "passed" in output
