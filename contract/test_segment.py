@@ -12,6 +12,16 @@ import contract
 from contract.conftest import Merchant
 
 
+def encoded(merchant: Merchant, data: bytes, encoding: str) -> Any:
+    """POST raw bytes to /v1/identify with a Content-Encoding."""
+    return merchant.segment(
+        "/v1/identify",
+        None,
+        data=data,
+        headers={"Content-Encoding": encoding, "Content-Type": "application/json"},
+    )
+
+
 def ok(merchant: Merchant, path: str, body: Any) -> None:
     reply = merchant.segment(path, body)
     assert reply.status == 200, reply.body
@@ -114,20 +124,10 @@ def test_batch_applies_in_order_and_is_atomic(merchant: Merchant) -> None:
 
 def test_gzip_bodies_are_accepted(merchant: Merchant) -> None:
     body = gzip.compress(json.dumps({"userId": "gz", "traits": {"x": 1}}).encode())
-    reply = merchant.segment(
-        "/v1/identify",
-        None,
-        data=body,
-        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
-    )
+    reply = encoded(merchant, body, "gzip")
     assert reply.status == 200, reply.body
     assert merchant.lead("gz")["attributes"] == {"x": 1, "id": "gz"}
-    broken = merchant.segment(
-        "/v1/identify",
-        None,
-        data=b"\x1f\x8bnot gzip",
-        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
-    )
+    broken = encoded(merchant, b"\x1f\x8bnot gzip", "gzip")
     merchant.api.error(broken, 400, "invalid_gzip")
 
 
@@ -217,11 +217,6 @@ def test_audience_sync_simulator(merchant: Merchant) -> None:
 
 
 def test_unknown_content_encoding(merchant: Merchant) -> None:
-    reply = merchant.segment(
-        "/v1/identify",
-        None,
-        data=b'{"userId": "u"}',
-        headers={"Content-Encoding": "br", "Content-Type": "application/json"},
-    )
+    reply = encoded(merchant, b'{"userId": "u"}', "br")
     merchant.api.error(reply, 415, "unsupported_content_encoding")
     assert merchant.leads() == []
