@@ -138,7 +138,7 @@ def fill(store: Any, events: int, per_lead: int = 10, batch: int = 1) -> int:
     Each lead gets one identify then per_lead - 1 tracks, every body decoded from its own JSON
     text as a request's would be. batch > 1 applies that many calls at once (faster set-up).
     """
-    from emulator.model import Call
+    from emulator.calls import Call
 
     payload = 0
     pending: list[Any] = []

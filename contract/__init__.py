@@ -64,6 +64,11 @@ def schemas() -> dict[str, dict[str, Any]]:
     }
 
 
+def enum(name: str) -> tuple[str, ...]:
+    """Return the values of a shared enum, defined once in common.json's $defs."""
+    return tuple(schemas()["common"]["$defs"][name]["enum"])
+
+
 @cache
 def registry() -> Registry:
     """Return the registry holding every schema under its $id."""

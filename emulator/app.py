@@ -1,14 +1,12 @@
-"""The Flask app factory: surfaces, JSON errors, CORS for the browser tracker, the journal."""
+"""The Flask app factory: surfaces, JSON errors, and CORS for the browser tracker."""
 
 from __future__ import annotations
 
 import json
 from typing import Any, ClassVar
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
-
-from emulator.http.common import emulator
 
 # Paths a browser page on another origin calls; everything else sends no CORS headers.
 CORS_PREFIXES = ("/tracker/", "/connect.js")
@@ -59,43 +57,10 @@ def build(settings: Any = None) -> Flask:
     app.register_blueprint(meta.bp)
     app.register_blueprint(dashboard.bp)
     app.after_request(_cors)
-    app.after_request(_journal)
     return app
-
-
-def _surface(path: str) -> str | None:
-    if path.startswith("/tracker/"):
-        return "tracker"
-    if path.startswith("/v1/"):
-        return "segment"
-    if path.startswith("/_emulator/merchants/") and path.split("/")[4:5] == ["audiences"]:
-        return "engage"
-    return None
 
 
 def _cors(response: Response) -> Response:
     if request.path.startswith(CORS_PREFIXES):
         response.headers.extend(CORS_HEADERS)  # none of them is set before this
-    return response
-
-
-def _journal(response: Response) -> Response:
-    path, method = request.path, request.method  # each proxy lookup costs; read them once
-    surface = _surface(path)
-    if surface is None or method == "OPTIONS":
-        return response
-    status = response.status_code
-    error = None
-    if status >= 400 and response.is_json:
-        error = (response.get_json(silent=True) or {}).get("error")
-    emulator().journal.record(
-        surface=surface,
-        method=method,
-        path=path,
-        merchant_id=g.get("merchant_id"),
-        status=status,
-        error=error,
-        skipped=g.get("skipped", []),
-        summary=g.get("summary"),
-    )
     return response

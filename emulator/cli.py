@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from emulator.errors import EmulatorError
-from emulator.settings import Settings, parse_pairs, valid_id
+from emulator.settings import Settings, parse_pairs
 
 ENV_PREFIX = "WISHPOND_EMULATOR_"
 
@@ -145,31 +142,7 @@ def settings_from(values: dict[str, Any]) -> Settings:
         kwargs["merchants"] = parse_pairs(values["merchant"], "--merchant")
     if "source" in values:
         kwargs["sources"] = parse_pairs(values["source"], "--source")
-    for key in ("max_events", "journal_size", "max_body_bytes", "threads"):
-        if key in kwargs and kwargs[key] < 1:
-            raise EmulatorError("invalid_setting", f"--{key.replace('_', '-')} must be at least 1.")
-    _check_ids(kwargs.get("merchants", {}), kwargs.get("sources", {}))
-    if kwargs.get("max_wait", 0) < 0:
-        raise EmulatorError("invalid_setting", "--max-wait must be 0 or more seconds.")
     return Settings(**kwargs)
-
-
-def _check_ids(merchants: dict[str, str], sources: dict[str, str]) -> None:
-    """Refuse merchant ids no call could use, and sources routed to unconfigured merchants."""
-    for merchant_id in [*merchants, *sources.values()]:
-        if not valid_id(merchant_id):
-            raise EmulatorError(
-                "invalid_setting",
-                f"{merchant_id!r} is not a usable merchant id; use 1-128 letters, digits, "
-                "'.', '_', '~' or '-'.",
-            )
-    for key, merchant_id in sources.items():
-        if merchants and merchant_id not in merchants:
-            raise EmulatorError(
-                "invalid_setting",
-                f"--source {key}:{merchant_id} routes to a merchant that is not configured; "
-                f"add --merchant {merchant_id}:KEY.",
-            )
 
 
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
@@ -188,43 +161,11 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         return 2
 
 
-def load_state_file(path: str) -> dict[str, Any]:
-    """Read and validate a state file, raising a clear error."""
-    import contract
-
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise EmulatorError("invalid_import", f"Cannot read {path}: {exc.strerror}.") from None
-    except ValueError as exc:
-        raise EmulatorError("invalid_import", f"{path} is not valid JSON: {exc}.") from None
-    try:
-        contract.validate("state", data)
-    except contract.ContractError as exc:
-        raise EmulatorError("invalid_import", f"{path} is not a state file: {exc}") from None
-    return data  # type: ignore[no-any-return]
-
-
-def write_atomically(path: str, data: Any) -> None:
-    """Write JSON to a temporary file beside path, then rename it into place."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def serve(settings: Settings) -> int:
     """Serve until SIGTERM or Ctrl-C, then drain and optionally export."""
     from emulator import create_app
     from emulator.server import Server
+    from emulator.snapshot import load_state_file, write_atomically
 
     app = create_app(settings)
     emu = app.extensions["wishpond_emulator"]

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from emulator._nearmiss import describe_event_miss, describe_lead_miss, matches
+from emulator.nearmiss import Facts, describe_event_miss, describe_lead_miss, matches
 
 JSON = dict[str, Any]
 URL_ENV = "WISHPOND_EMULATOR_URL"
@@ -251,8 +251,9 @@ class MerchantView:
             last_seq = max((e["seq"] for e in (lead or {}).get("events", [])), default=0)
             if not self._wait_for_change(lead_id, last_seq, deadline):
                 break
+        facts = None if lead is not None else self._facts(lead_id)
         raise AssertionError(
-            describe_lead_miss(self, lead_id, attributes, lead, self.client.timeout)
+            describe_lead_miss(self.id, lead_id, attributes, lead, self.client.timeout, facts)
         )
 
     def assert_event(self, lead_id: str, event: str, /, **properties: Any) -> JSON:
@@ -271,9 +272,31 @@ class MerchantView:
             last_seq = max((e["seq"] for e in found), default=0)
             if not self._wait_for_change(lead_id, last_seq, deadline):
                 break
+        missing = not found and self._lead_or_none(lead_id) is None
         raise AssertionError(
-            describe_event_miss(self, lead_id, event, properties, found, self.client.timeout)
+            describe_event_miss(
+                self.id,
+                lead_id,
+                event,
+                properties,
+                found,
+                self.events(event=event),
+                self.client.timeout,
+                self._facts(lead_id) if missing else None,
+            )
         )
+
+    def _facts(self, lead_id: str) -> Facts:
+        """Gather what the emulator holds around a lead id that this merchant lacks."""
+        others = [m for m in self.client.merchants() if m["id"] != self.id]
+        unlinked = any(e["lead_id"] is None and e["anonymous_id"] == lead_id for e in self.events())
+        elsewhere = [
+            m["id"]
+            for m in others
+            if m.get("lead_count") and self.client.merchant(m["id"])._lead_or_none(lead_id)
+        ]
+        busy = [(m["id"], m["event_count"]) for m in others if m["event_count"] or m["lead_count"]]
+        return Facts(self.id, self.leads(), unlinked, elsewhere, busy)
 
 
 def _brief(event: JSON) -> JSON:

@@ -9,10 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator import destination
-from emulator.model import Call
-
-JSON = dict[str, Any]
+from emulator.calls import JSON
 
 ENTERED, EXITED = "Audience Entered", "Audience Exited"
 MAX_KEY = 128
@@ -21,14 +18,6 @@ SPACE_ID = "spa_wishpond_emulator"
 _ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")  # HTMLParser -> HTML_Parser
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")  # orderCompleted -> order_Completed, 30Days -> 30_Days
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
-
-
-class MessageError(ValueError):
-    """A Segment message the schema allows but Engage semantics cannot apply."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def audience_key(name: str) -> str:
@@ -53,18 +42,15 @@ def personas(message: Mapping[str, Any]) -> JSON | None:
     return dict(found) if isinstance(found, Mapping) else None
 
 
-def source(message: Mapping[str, Any]) -> str:
-    """Return the store source: engage for messages carrying context.personas."""
-    return "engage" if personas(message) is not None else "segment"
+def toggles(message: Mapping[str, Any], marker: JSON | None) -> dict[str, bool] | None:
+    """Return the audience memberships a validated message sets, or None.
 
-
-def toggles(message: Mapping[str, Any]) -> dict[str, bool] | None:
-    """Return the audience memberships a validated message sets, or None."""
+    marker is the message's context.personas (personas(message)), read once by the caller.
+    """
     kind = message.get("type")
     if kind == "track" and message.get("event") in (ENTERED, EXITED):
         key = (message.get("properties") or {})["audience_key"]
         return {key: message["event"] == ENTERED}
-    marker = personas(message)
     if kind != "identify" or marker is None or marker.get("computation_class") != "audience":
         return None
     key = marker["computation_key"]
@@ -73,43 +59,16 @@ def toggles(message: Mapping[str, Any]) -> dict[str, bool] | None:
     return {key: value} if isinstance(value, bool) else None
 
 
-def ignored_toggle(message: Mapping[str, Any]) -> str | None:
+def ignored_toggle(message: Mapping[str, Any], marker: JSON | None) -> str | None:
     """Say why an Engage audience identify changes no membership, or None if it does."""
-    marker = personas(message)
     if message.get("type") != "identify" or marker is None:
         return None
-    if marker.get("computation_class") != "audience" or toggles(message) is not None:
+    if marker.get("computation_class") != "audience" or toggles(message, marker) is not None:
         return None
     key = marker["computation_key"]
     return (
         f"audience not toggled: traits.{key} must be true or false (the identify was applied, "
         f"membership of {key!r} unchanged)"
-    )
-
-
-def to_call(message: Mapping[str, Any]) -> Call | destination.Skip:
-    """Map a validated Segment message to a store call (mapping plus Engage), or a skip."""
-    mapped = destination.map_message(message)
-    if isinstance(mapped, destination.Skip):
-        return mapped
-    audiences = toggles(message)
-    if mapped.method == "identify":
-        return Call(
-            "identify",
-            mapped.user_id,
-            mapped.anonymous_id,
-            attributes=mapped.traits,
-            audiences=audiences,
-            source=source(message),
-        )
-    return Call(
-        "track",
-        mapped.user_id,
-        mapped.anonymous_id,
-        event=mapped.event,
-        properties=mapped.properties,
-        audiences=audiences,
-        source=source(message),
     )
 
 

@@ -48,7 +48,8 @@ def error_response(err: EmulatorError) -> Response:
     return response
 
 
-def _http_error(exc: HTTPException) -> Response:
+def from_http(exc: HTTPException) -> EmulatorError:
+    """Return the emulator's error for one of Werkzeug's HTTP errors."""
     status = exc.code or 500
     if status == 413:
         message = (
@@ -56,24 +57,37 @@ def _http_error(exc: HTTPException) -> Response:
             "send less, or raise --max-body-bytes."
         )
     elif status == 405:
-        methods = getattr(exc, "valid_methods", None) or []
-        allowed = ", ".join(methods)
+        allowed = ", ".join(getattr(exc, "valid_methods", None) or [])
         message = f"This route does not accept that method; use {allowed}."
     elif status == 404:
         message = "No such route; see GET /openapi.json for the routes the emulator serves."
     else:
         message = exc.description or exc.name
-    response = error_response(EmulatorError(_HTTP_CODES.get(status, "http_error"), message, status))
-    if status == 405 and getattr(exc, "valid_methods", None):
-        response.headers["Allow"] = ", ".join(getattr(exc, "valid_methods", []))
+    return EmulatorError(_HTTP_CODES.get(status, "http_error"), message, status)
+
+
+def as_error(exc: BaseException) -> EmulatorError:
+    """Return the EmulatorError a request that raised exc answers with."""
+    from werkzeug.exceptions import HTTPException
+
+    if isinstance(exc, EmulatorError):
+        return exc
+    if isinstance(exc, HTTPException):
+        return from_http(exc)
+    # A bug, never the client's fault; still answer in JSON rather than HTML.
+    return EmulatorError("internal_error", f"The emulator failed: {type(exc).__name__}: {exc}", 500)
+
+
+def _http_error(exc: HTTPException) -> Response:
+    response = error_response(from_http(exc))
+    methods = getattr(exc, "valid_methods", None)
+    if exc.code == 405 and methods:
+        response.headers["Allow"] = ", ".join(methods)
     return response
 
 
 def _unexpected(exc: Exception) -> Response:
-    # A bug, never the client's fault; still answer in JSON rather than HTML.
-    return error_response(
-        EmulatorError("internal_error", f"The emulator failed: {type(exc).__name__}: {exc}", 500)
-    )
+    return error_response(as_error(exc))
 
 
 def register(app: Flask) -> None:

@@ -5,11 +5,22 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from typing import Any
+from dataclasses import dataclass, field
 
-from emulator.model import utc_now
+from emulator.calls import JSON
+from emulator.clock import utc_now
 
-JSON = dict[str, Any]
+
+@dataclass
+class Note:
+    """What a surface call hands the journal: where it went, for whom, and what it did."""
+
+    surface: str
+    method: str
+    path: str
+    merchant_id: str | None = None
+    skipped: list[JSON] = field(default_factory=list)
+    summary: str | None = None
 
 
 class Journal:
@@ -22,12 +33,25 @@ class Journal:
         self._dropped = 0
         self._lock = threading.Lock()
 
-    def record(self, **entry: Any) -> None:
-        """Append one entry, stamping it with an id and the time."""
+    def record(self, note: Note, status: int, error: JSON | None = None) -> None:
+        """Append the entry for one call, stamping it with an id and the time."""
         with self._lock:
             if len(self._entries) == self.capacity:
                 self._dropped += 1
-            self._entries.append({"id": next(self._ids), "at": utc_now(), **entry})
+            self._entries.append(
+                {
+                    "id": next(self._ids),
+                    "at": utc_now(),
+                    "surface": note.surface,
+                    "method": note.method,
+                    "path": note.path,
+                    "merchant_id": note.merchant_id,
+                    "status": status,
+                    "error": error,
+                    "skipped": note.skipped,
+                    "summary": note.summary,
+                }
+            )
 
     def clear(self) -> None:
         """Forget every entry and the dropped count."""

@@ -3,32 +3,11 @@
 from __future__ import annotations
 
 import bisect
-import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from sys import intern
 from typing import Any
 
-JSON = dict[str, Any]
-
-EVENT_TYPES = ("identify", "track", "page")
-SOURCES = ("tracker", "segment", "engage", "import")
-
-
-_second: tuple[int, str] = (0, "")
-
-
-def utc_now() -> str:
-    """Return the current UTC time as ISO-8601 with milliseconds."""
-    global _second
-    now = time.time()
-    whole = int(now)
-    second, prefix = _second  # formatted once per second; every call reads one tuple
-    if whole != second:
-        prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        _second = (whole, prefix)
-    return f"{prefix}.{int((now - whole) * 1000):03d}Z"
+from emulator.calls import EVENT_TYPES, JSON, Call
 
 
 def _shared_keys(value: JSON | None) -> JSON | None:
@@ -126,20 +105,6 @@ class Visitor:
     pending: list[int] = field(default_factory=list)
 
 
-@dataclass
-class Call:
-    """One write to apply to a merchant: identify, track or page."""
-
-    type: str
-    lead_id: str | None = None
-    anonymous_id: str | None = None
-    event: str | None = None
-    properties: JSON | None = None
-    attributes: JSON | None = None
-    audiences: Mapping[str, bool] | None = None
-    source: str = "tracker"
-
-
 def _email_key(value: Any) -> str | None:
     return value.strip().lower() if isinstance(value, str) and value.strip() else None
 
@@ -179,7 +144,8 @@ class Merchant:
             lead.event_seqs = sorted(lead.event_seqs + visitor.pending)
             visitor.pending = []
 
-    def _set_email(self, lead: Lead, old: Any) -> None:
+    def index_email(self, lead: Lead, old: Any) -> None:
+        """Move the lead in the email index from its old email to its current one."""
         old_key, new_key = _email_key(old), _email_key(lead.attributes.get("email"))
         if old_key == new_key:
             return
@@ -191,6 +157,18 @@ class Merchant:
                     del self.by_email[old_key]
         if new_key is not None:
             self.by_email.setdefault(new_key, set()).add(lead.id)
+
+    def add_event(self, event: Event) -> None:
+        """Append an event to the log and every index: its type, title, lead or visitor."""
+        seq = event.seq
+        self.events.append(event)
+        self.by_type[event.type].append(seq)
+        if event.event is not None:
+            self.by_title.setdefault(event.event, []).append(seq)
+        if event.lead_id is not None:
+            self.leads[event.lead_id].event_seqs.append(seq)
+        elif event.anonymous_id is not None:
+            self.visitors[event.anonymous_id].pending.append(seq)
 
     def apply(self, call: Call, now: str) -> tuple[Lead | None, Event]:
         """Apply one call and return the lead it touched and the logged event."""
@@ -211,7 +189,7 @@ class Merchant:
         if call.type == "identify" and lead is not None:
             old_email = lead.attributes.get("email")
             lead.attributes.update(attributes or {})
-            self._set_email(lead, old_email)
+            self.index_email(lead, old_email)
         if lead is not None:
             for key, value in (call.audiences or {}).items():
                 lead.audiences[key] = value
@@ -220,9 +198,6 @@ class Merchant:
                     {"key": key, "value": value, "seq": seq, "received_at": now}
                 )
             lead.updated_at = now
-            lead.event_seqs.append(seq)
-        elif visitor is not None:
-            visitor.pending.append(seq)
         event = Event(
             seq=seq,
             type=call.type,
@@ -235,10 +210,7 @@ class Merchant:
             source=call.source,
             received_at=now,
         )
-        self.events.append(event)
-        self.by_type[call.type].append(seq)
-        if call.event is not None:
-            self.by_title.setdefault(call.event, []).append(seq)
+        self.add_event(event)
         return lead, event
 
     # -- reads --------------------------------------------------------------

@@ -33,10 +33,37 @@ class Settings:
     max_wait: float = 60.0
     quiet: bool = False
 
+    def __post_init__(self) -> None:
+        for name in ("max_events", "journal_size", "max_body_bytes", "threads"):
+            if getattr(self, name) < 1:
+                raise EmulatorError("invalid_setting", f"{_flag(name)} must be at least 1.")
+        if self.max_wait < 0:
+            raise EmulatorError(
+                "invalid_setting", f"{_flag('max_wait')} must be 0 or more seconds."
+            )
+        for merchant_id in [*self.merchants, *self.sources.values()]:
+            if not valid_id(merchant_id):
+                raise EmulatorError(
+                    "invalid_setting",
+                    f"{merchant_id!r} is not a usable merchant id; use 1-128 letters, digits, "
+                    "'.', '_', '~' or '-'.",
+                )
+        for key, merchant_id in self.sources.items():
+            if self.merchants and merchant_id not in self.merchants:
+                raise EmulatorError(
+                    "invalid_setting",
+                    f"--source {key}:{merchant_id} routes to a merchant that is not configured; "
+                    f"add --merchant {merchant_id}:KEY.",
+                )
+
     @property
     def strict(self) -> bool:
         """Return whether merchants are configured, so credentials are checked."""
         return bool(self.merchants)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def parse_pairs(values: list[str] | tuple[str, ...], what: str) -> dict[str, str]:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from emulator.model import JSON, Event, Lead, Merchant, Visitor, utc_now
+import contract
+from emulator.calls import JSON
+from emulator.clock import utc_now
+from emulator.errors import EmulatorError
+from emulator.model import Event, Lead, Merchant, Visitor
 
 
 def dump(m: Merchant) -> JSON:
@@ -36,7 +44,7 @@ def build(merchant_id: str, body: Mapping[str, Any]) -> Merchant:
             audience_history=[dict(h) for h in raw.get("audience_history", [])],
         )
         m.leads[lead.id] = lead
-        m._set_email(lead, None)
+        m.index_email(lead, None)
     # The visitor list (in its order) says who is linked; leads' anonymous_ids fill the gaps.
     for raw in body.get("visitors", []):
         m.visitors[raw["anonymous_id"]] = Visitor(raw["anonymous_id"], raw.get("lead_id"))
@@ -66,14 +74,7 @@ def build(merchant_id: str, body: Mapping[str, Any]) -> Merchant:
             m.leads[lead_id] = Lead(lead_id, ev.received_at, ev.received_at)
         if anon_id is not None and anon_id not in m.visitors:
             m.visitors[anon_id] = Visitor(anon_id, None)
-        m.events.append(ev)
-        m.by_type[ev.type].append(i)
-        if ev.event is not None:
-            m.by_title.setdefault(ev.event, []).append(i)
-        if lead_id is not None:
-            m.leads[lead_id].event_seqs.append(i)
-        elif anon_id is not None:
-            m.visitors[anon_id].pending.append(i)
+        m.add_event(ev)
     for lead in m.leads.values():
         lead.anonymous_ids = [a for a in lead.anonymous_ids if m.visitors[a].lead_id == lead.id]
     for visitor in m.visitors.values():
@@ -84,3 +85,34 @@ def build(merchant_id: str, body: Mapping[str, Any]) -> Merchant:
             if visitor.anonymous_id not in lead.anonymous_ids:
                 lead.anonymous_ids.append(visitor.anonymous_id)
     return m
+
+
+def load_state_file(path: str) -> dict[str, Any]:
+    """Read and validate a state file, raising a clear error."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise EmulatorError("invalid_import", f"Cannot read {path}: {exc.strerror}.") from None
+    except ValueError as exc:
+        raise EmulatorError("invalid_import", f"{path} is not valid JSON: {exc}.") from None
+    try:
+        contract.validate("state", data)
+    except contract.ContractError as exc:
+        raise EmulatorError("invalid_import", f"{path} is not a state file: {exc}") from None
+    return data  # type: ignore[no-any-return]
+
+
+def write_atomically(path: str, data: Any) -> None:
+    """Write JSON to a temporary file beside path, then rename it into place."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

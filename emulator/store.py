@@ -8,8 +8,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from emulator import snapshot
+from emulator.calls import JSON, Call
+from emulator.clock import utc_now
 from emulator.errors import EmulatorError
-from emulator.model import JSON, Call, Merchant, utc_now
+from emulator.model import Merchant
 
 
 def _match(value: Any, wanted: str) -> bool:

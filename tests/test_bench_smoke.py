@@ -81,7 +81,11 @@ def test_memory_reports_bytes_per_event(tmp_path: Path) -> None:
     (row,) = run_bench("memory", tmp_path)["rows"]
     assert row["rss_after_mb"] > row["rss_before_mb"]
     assert row["payload_per_event_b"] > 100
-    assert row["overhead_per_event_b"] == row["rss_per_event_b"] - row["payload_per_event_b"]
+    # Each figure is rounded on its own, so the difference may be one byte off.
+    assert (
+        abs(row["overhead_per_event_b"] - (row["rss_per_event_b"] - row["payload_per_event_b"]))
+        <= 1
+    )
 
 
 def test_queries_compare_two_sizes(tmp_path: Path) -> None:

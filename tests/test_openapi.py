@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -68,3 +69,40 @@ def test_every_ref_resolves_inside_the_document(client: FlaskClient) -> None:
         for part in ref[2:].split("/"):
             node = node[part.replace("~1", "/").replace("~0", "~")]
         assert isinstance(node, dict), ref
+
+
+def _path_enums(doc: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+    out = []
+    for path, ops in doc["paths"].items():
+        for p in ops.get("get", {}).get("parameters", []):
+            if p["in"] == "path" and "enum" in p["schema"]:
+                out.append((path, p["name"], p["schema"]["enum"]))
+    return out
+
+
+def test_path_parameter_enums_are_exactly_what_the_route_serves(client: FlaskClient) -> None:
+    enums = _path_enums(client.get("/openapi.json").json)
+    assert enums
+    for path, name, values in enums:
+        for value in values:
+            assert client.get(path.replace("{" + name + "}", value)).status_code == 200, value
+        assert client.get(path.replace("{" + name + "}", "not-" + values[0])).status_code == 404
+
+
+def test_every_file_the_dashboard_loads_is_a_documented_asset(client: FlaskClient) -> None:
+    (values,) = [
+        v for p, _, v in _path_enums(client.get("/openapi.json").json) if "_dashboard" in p
+    ]
+    loaded = set(re.findall(r"/_dashboard/([\w.-]+)", client.get("/").get_data(as_text=True)))
+    for name in list(loaded):
+        if name.endswith(".js"):
+            script = client.get(f"/_dashboard/{name}").get_data(as_text=True)
+            loaded |= set(re.findall(r"""from\s+['"]\./([\w.-]+)['"]""", script))
+    assert loaded and loaded <= set(values)
+
+
+def test_every_route_declares_its_facts_beside_it(app: Flask) -> None:
+    from emulator.http.docs import doc_of
+
+    for rule in app.url_map.iter_rules():
+        assert doc_of(app.view_functions[rule.endpoint]) is not None, rule.rule

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
+from emulator.calls import Call
 from emulator.errors import EmulatorError
-from emulator.model import Call
 from emulator.store import Store
 
 

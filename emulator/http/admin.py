@@ -7,14 +7,14 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from emulator import __version__
+from emulator.calls import EVENT_TYPES, OUTCOMES, SURFACES
 from emulator.errors import EmulatorError
 from emulator.http.common import emulator, json_body, merchant_in_path, require_admin_token
-from emulator.model import EVENT_TYPES
+from emulator.http.docs import ADMIN_TOKEN, MAX_WAIT, Param, documenter, enum_param, merchant_param
 
 bp = Blueprint("admin", __name__, url_prefix="/_emulator")
-
-SURFACES = ("tracker", "segment", "engage")
-
+documented = documenter(security=ADMIN_TOKEN, errors=(400, 401))
+MERCHANT = merchant_param()
 
 bp.before_request(require_admin_token)
 bp.url_value_preprocessor(merchant_in_path)
@@ -55,6 +55,7 @@ def _bool(name: str, raw: str) -> bool:
 
 
 @bp.get("/health")
+@documented("Readiness and version", response="health")
 def health() -> Response:
     """Report readiness and the version."""
     emu = emulator()
@@ -78,12 +79,22 @@ def _merchant_rows() -> list[dict[str, Any]]:
 
 
 @bp.get("/merchants")
+@documented("Merchants with counts", response="merchants")
 def merchants() -> Response:
     """List merchants with their counts, configured ones included."""
     return jsonify(merchants=_merchant_rows())
 
 
 @bp.get("/merchants/<merchant_id>/leads")
+@documented(
+    "A merchant's leads",
+    response="leads",
+    params=(
+        MERCHANT,
+        Param("email", {"type": "string"}, "Only leads with this email (case-insensitive)."),
+    ),
+    extra={"x-filters": "attribute.<name>=<value> and audience.<key>=true|false also filter."},
+)
 def leads(merchant_id: str) -> Response:
     """List leads, filtered by email, attribute.<name> and audience.<key>."""
     args = _query({"email"}, ("attribute.", "audience."))
@@ -96,6 +107,15 @@ def leads(merchant_id: str) -> Response:
 
 
 @bp.get("/merchants/<merchant_id>/leads/<path:lead_id>")
+@documented(
+    "One lead with its events and audience history",
+    response="lead-detail",
+    errors=(400, 401, 404),
+    params=(
+        MERCHANT,
+        Param("lead_id", {"type": "string", "minLength": 1}, "The lead's id.", "path", True),
+    ),
+)
 def lead(merchant_id: str, lead_id: str) -> Response:
     """Show one lead with its events and audience history."""
     _query(set())
@@ -103,6 +123,27 @@ def lead(merchant_id: str, lead_id: str) -> Response:
 
 
 @bp.get("/merchants/<merchant_id>/events")
+@documented(
+    "A merchant's events",
+    response="events",
+    params=(
+        MERCHANT,
+        Param("lead_id", {"type": "string"}, "Only events of this lead."),
+        enum_param("type", "event_type", "Only events of this type."),
+        Param("event", {"type": "string"}, "Only track events with this title."),
+        Param("after_seq", {"type": "integer", "minimum": 0}, "Only events after this seq."),
+        Param(
+            "wait",
+            {"type": "number", "minimum": 0, "maximum": MAX_WAIT},
+            "Long-poll: wait up to this many seconds for min_count matches.",
+        ),
+        Param(
+            "min_count",
+            {"type": "integer", "minimum": 0},
+            "Long-poll: return once this many events match (default 1).",
+        ),
+    ),
+)
 def events(merchant_id: str) -> Response:
     """List events; with wait, long-poll until min_count match."""
     args = _query({"lead_id", "type", "event", "after_seq", "wait", "min_count"})
@@ -136,6 +177,7 @@ def events(merchant_id: str) -> Response:
 
 
 @bp.delete("/merchants/<merchant_id>")
+@documented("Reset one merchant", response="reset", params=(MERCHANT,))
 def reset_merchant(merchant_id: str) -> Response:
     """Forget one merchant's leads, visitors and events."""
     emulator().store.reset(merchant_id)
@@ -143,6 +185,7 @@ def reset_merchant(merchant_id: str) -> Response:
 
 
 @bp.post("/reset")
+@documented("Reset every merchant and the journal", response="reset")
 def reset_all() -> Response:
     """Forget every merchant and the request journal; configuration stays."""
     emu = emulator()
@@ -152,12 +195,26 @@ def reset_all() -> Response:
 
 
 @bp.get("/state")
+@documented("Export the whole state", response="state")
 def export_state() -> Response:
     """Export the whole state as one JSON document."""
     return jsonify(emulator().store.export())
 
 
 @bp.put("/state")
+@documented(
+    "Import a state document",
+    response="merchants",
+    request="state",
+    errors=(400, 401, 413, 415, 507),
+    params=(
+        Param(
+            "mode",
+            {"enum": ["replace", "merge"]},
+            "replace (default) forgets everything first; merge replaces only the named merchants.",
+        ),
+    ),
+)
 def import_state() -> Response:
     """Replace the state (or, with mode=merge, the merchants named) from a document."""
     args = _query({"mode"})
@@ -170,6 +227,16 @@ def import_state() -> Response:
 
 
 @bp.get("/requests")
+@documented(
+    "The request journal",
+    response="journal",
+    params=(
+        enum_param("surface", "surface", "Only this surface."),
+        Param("merchant_id", {"type": "string"}, "Only calls for this merchant."),
+        enum_param("outcome", "outcome", "Only this outcome."),
+        Param("after_id", {"type": "integer", "minimum": 0}, "Only entries after this id."),
+    ),
+)
 def journal() -> Response:
     """Show the request journal, newest last."""
     args = _query({"surface", "merchant_id", "outcome", "after_id"})
@@ -179,9 +246,9 @@ def journal() -> Response:
             "invalid_parameter", f"surface must be one of {', '.join(SURFACES)}, got {surface!r}."
         )
     outcome = args.get("outcome")
-    if outcome is not None and outcome not in ("accepted", "rejected", "skipped"):
+    if outcome is not None and outcome not in OUTCOMES:
         raise EmulatorError(
-            "invalid_parameter", f"outcome must be accepted, rejected or skipped, got {outcome!r}."
+            "invalid_parameter", f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}."
         )
     snap: dict[str, Any] = emulator().journal.snapshot(
         surface, args.get("merchant_id"), outcome, _int(args, "after_id")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import math
+from collections.abc import Callable
 from typing import Any, cast
 
-from flask import current_app, g, request
+from flask import Response, current_app, request
 
 import contract
-from emulator.errors import EmulatorError
+from emulator.errors import EmulatorError, as_error
+from emulator.journal import Note
 from emulator.settings import Settings, valid_id
 from emulator.state import Emulator
 
@@ -115,6 +118,28 @@ def json_body(
     return value
 
 
+def journaled(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Journal every call of a surface's view, handing it the Note it fills in.
+
+    The surface is the view's blueprint; an error the view raises is journaled as the
+    error document it answers with, then rendered by the app's error handlers.
+    """
+
+    @functools.wraps(view)
+    def call(**kwargs: Any) -> Response:
+        note = Note(request.blueprint or "", request.method, request.path)
+        try:
+            response = view(note, **kwargs)
+        except Exception as exc:
+            error = as_error(exc)
+            emulator().journal.record(note, error.status, error.body()["error"])
+            raise
+        emulator().journal.record(note, response.status_code)
+        return response
+
+    return call
+
+
 def check(schema: str, value: Any) -> None:
     """Validate value against a contract schema, raising a 400 that names the field."""
     try:
@@ -125,7 +150,6 @@ def check(schema: str, value: Any) -> None:
 
 def authenticate(settings: Settings, merchant_id: str, write_key: str) -> None:
     """Check a merchant id and write key in strict mode; open mode accepts any."""
-    g.merchant_id = merchant_id
     if not settings.strict:
         return
     expected = settings.merchants.get(merchant_id)
@@ -148,9 +172,12 @@ def authenticate(settings: Settings, merchant_id: str, write_key: str) -> None:
 def merchant_in_path(endpoint: str | None, values: dict[str, Any] | None) -> None:
     """Reject a merchant id in the URL that no write could ever have created."""
     merchant_id = (values or {}).get("merchant_id")
-    if merchant_id is None:
-        return
-    g.merchant_id = merchant_id
+    if merchant_id is not None:
+        check_merchant_id(merchant_id)
+
+
+def check_merchant_id(merchant_id: str) -> None:
+    """Raise a 400 for a merchant id that no write could ever have created."""
     if not valid_id(merchant_id):
         raise EmulatorError(
             "invalid_merchant_id",

@@ -7,8 +7,10 @@ from pathlib import Path
 from flask import Blueprint, Response, send_file
 
 from emulator.errors import EmulatorError
+from emulator.http.docs import Param, documenter
 
 bp = Blueprint("dashboard", __name__)
+documented = documenter()
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 # The page's own files; nothing else under static/ is reachable through this route.
@@ -47,6 +49,7 @@ def _harden(response: Response) -> Response:
 
 
 @bp.get("/")
+@documented("The live dashboard", response_types=("text/html",))
 def index() -> Response:
     """Serve the dashboard page; it holds no data, the script fetches it."""
     response = send_file(STATIC / "dashboard.html", mimetype="text/html", conditional=True)
@@ -55,6 +58,11 @@ def index() -> Response:
 
 
 @bp.get(ASSET_PREFIX + "<name>")
+@documented(
+    "A dashboard asset",
+    response_types=tuple(sorted({t.partition(";")[0] for t in ASSETS.values()})),
+    params=(Param("name", {"enum": sorted(ASSETS)}, "The asset.", "path", True),),
+)
 def asset(name: str) -> Response:
     """Serve one of the dashboard's script, style or icon files."""
     mimetype = ASSETS.get(name)

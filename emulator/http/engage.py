@@ -6,17 +6,36 @@ import threading
 import uuid
 from typing import Any, cast
 
-from flask import Blueprint, Response, current_app, g, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 import contract
-from emulator import engage
+from emulator import engage, ingest
+from emulator.calls import Call
+from emulator.clock import utc_now
 from emulator.errors import EmulatorError
-from emulator.http.common import emulator, json_body, merchant_in_path, require_admin_token
-from emulator.model import Call, utc_now
+from emulator.http.common import (
+    check_merchant_id,
+    emulator,
+    journaled,
+    json_body,
+    require_admin_token,
+)
+from emulator.http.docs import ADMIN_TOKEN, Param, documenter, merchant_param
+from emulator.journal import Note
 
 bp = Blueprint("engage", __name__, url_prefix="/_emulator")
-bp.before_request(require_admin_token)
-bp.url_value_preprocessor(merchant_in_path)
+documented = documenter(
+    response="engage-sync-response",
+    security=ADMIN_TOKEN,
+    errors=(400, 401, 404, 413, 415, 507),
+)
+KEY = Param(
+    "key",
+    {"$ref": "#/components/schemas/engage-audience-key"},
+    "The audience key (the trait name).",
+    "path",
+    True,
+)
 
 
 def _lock() -> threading.Lock:
@@ -26,7 +45,11 @@ def _lock() -> threading.Lock:
     )
 
 
-def _merchant(merchant_id: str) -> str:
+def _merchant(note: Note, merchant_id: str) -> str:
+    """Admit the call (admin token, usable merchant id) and return the merchant id."""
+    note.merchant_id = merchant_id
+    check_merchant_id(merchant_id)
+    require_admin_token()
     settings = emulator().settings
     if settings.strict and merchant_id not in settings.merchants:
         raise EmulatorError(
@@ -51,7 +74,9 @@ def _key(key: str) -> str:
     return key
 
 
-def _sync(merchant_id: str, key: str, name: str | None, members: list[str]) -> Response:
+def _sync(note: Note, key: str, name: str | None, members: list[str]) -> Response:
+    merchant_id = note.merchant_id
+    assert merchant_id is not None
     store = emulator().store
     with _lock():
         previous = [lead["id"] for lead in store.leads(merchant_id, audiences={key: True})]
@@ -61,9 +86,9 @@ def _sync(merchant_id: str, key: str, name: str | None, members: list[str]) -> R
         for message in result.messages:
             message["messageId"] = f"engage-{uuid.uuid4()}"
             message["timestamp"] = now
-        calls = [engage.to_call(m) for m in result.messages]
+        calls = [ingest.to_call(m) for m in result.messages]
         store.apply(merchant_id, [c for c in calls if isinstance(c, Call)])
-    g.summary = f"sync {key}: +{len(result.joined)} -{len(result.left)}"
+    note.summary = f"sync {key}: +{len(result.joined)} -{len(result.left)}"
     return jsonify(
         merchant_id=merchant_id,
         key=key,
@@ -77,18 +102,28 @@ def _sync(merchant_id: str, key: str, name: str | None, members: list[str]) -> R
 
 
 @bp.put("/merchants/<merchant_id>/audiences/<key>")
-def put_audience(merchant_id: str, key: str) -> Response:
+@documented(
+    "Sync an Engage audience's members", request="engage-sync", params=(merchant_param(), KEY)
+)
+@journaled
+def put_audience(note: Note, merchant_id: str, key: str) -> Response:
     """Sync an audience's complete membership; emit Engage's identify calls."""
-    _merchant(merchant_id)
+    _merchant(note, merchant_id)
     _key(key)
     body: dict[str, Any] = json_body("engage-sync")
-    return _sync(merchant_id, key, body.get("name"), body["members"])
+    return _sync(note, key, body.get("name"), body["members"])
 
 
 @bp.post("/merchants/<merchant_id>/audiences")
-def post_audience(merchant_id: str) -> Response:
+@documented(
+    "Sync an Engage audience keyed by its snake_cased name",
+    request="engage-create",
+    params=(merchant_param(),),
+)
+@journaled
+def post_audience(note: Note, merchant_id: str) -> Response:
     """Sync an audience whose key defaults to the snake_cased name."""
-    _merchant(merchant_id)
+    _merchant(note, merchant_id)
     body: dict[str, Any] = json_body("engage-create")
     key = body.get("key") or engage.audience_key(body["name"])
     if not key:
@@ -98,4 +133,4 @@ def post_audience(merchant_id: str) -> Response:
             "send key explicitly (letters, digits and underscores).",
             field="key",
         )
-    return _sync(merchant_id, _key(key), body["name"], body["members"])
+    return _sync(note, _key(key), body["name"], body["members"])

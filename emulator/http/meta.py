@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
-from emulator import openapi
+from emulator.http import openapi
 from emulator.http.common import emulator
+from emulator.http.docs import documenter
 
 bp = Blueprint("meta", __name__)
+documented = documenter()
 
 
 @bp.get("/openapi.json")
+@documented("This document", response_types=("application/json",))
 def openapi_document() -> Response:
     """Serve the OpenAPI 3.1 document of every route."""
-    return jsonify(openapi.build(emulator().settings.max_wait))
+    return jsonify(openapi.build(current_app, emulator().settings.max_wait))

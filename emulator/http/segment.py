@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import zlib
-from collections.abc import Sequence
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-import contract
-from emulator import destination, engage
+from emulator import ingest
+from emulator.calls import JSON
 from emulator.errors import EmulatorError
-from emulator.http.common import check, emulator, json_body
-from emulator.model import Call
+from emulator.http.common import check, emulator, journaled, json_body
+from emulator.http.docs import SEGMENT_WRITE_KEY, documenter
+from emulator.journal import Note
 from emulator.settings import Settings, valid_id
 
 bp = Blueprint("segment", __name__, url_prefix="/v1")
+documented = documenter(
+    response="segment-response",
+    errors=(400, 401, 413, 415, 507),
+    security=SEGMENT_WRITE_KEY,
+    content_types=("application/json", "text/plain"),
+)
 
-MAX_MESSAGE = 32 * 1024  # Segment: 32 KB per message
 MAX_REQUEST = 500 * 1024  # Segment: 500 KB per request (after decompression)
 SINGLE = ("identify", "track", "page", "screen", "group", "alias")
-JSON = dict[str, Any]
 
 
 def gunzip(data: bytes, limit: int) -> bytes:
@@ -117,107 +120,50 @@ def route(settings: Settings, write_key: str | None) -> str:
     return write_key
 
 
-def _size(message: Any) -> int:
-    return len(
-        json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode(
-            "utf-8", "surrogatepass"
-        )
-    )
-
-
-def plan(messages: Sequence[Any]) -> tuple[list[Call], list[JSON]]:
-    """Check every message and map it; raise one 400 listing each bad message."""
-    calls: list[Call] = []
-    skipped: list[JSON] = []
-    errors: list[JSON] = []
-    for index, message in enumerate(messages):
-        size = _size(message)
-        try:
-            if size > MAX_MESSAGE:
-                raise engage.MessageError(
-                    "(message)",
-                    f"message is {size} bytes; Segment accepts at most {MAX_MESSAGE} bytes "
-                    "(32 KB) per message.",
-                )
-            contract.validate("segment-message", message)
-            mapped = engage.to_call(message)
-        except contract.ContractError as exc:
-            field = "(message)" if exc.field == "(body)" else exc.field
-            errors.append({"index": index, "field": field, "message": str(exc)})
-            continue
-        except engage.MessageError as exc:
-            errors.append({"index": index, "field": exc.field, "message": str(exc)})
-            continue
-        if isinstance(mapped, destination.Skip):
-            skipped.append({"index": index, "type": mapped.type, "reason": mapped.reason})
-            continue
-        calls.append(mapped)
-        note = engage.ignored_toggle(message)
-        if note is not None:
-            skipped.append({"index": index, "type": "identify", "reason": note})
-    if errors:
-        detail = "; ".join(f"message {e['index']}: {e['message'].rstrip('.')}" for e in errors[:10])
-        more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
-        raise EmulatorError(
-            "invalid_batch",
-            f"{len(errors)} of {len(messages)} messages are invalid, so nothing was applied: "
-            f"{detail}{more}.",
-            errors=errors,
-        )
-    return calls, skipped
-
-
-def _summary(calls: list[Call], skipped: list[JSON]) -> str:
-    parts = [f"{c.type} {c.event!r}" if c.event else f"{c.type} {c.lead_id}" for c in calls[:3]]
-    if len(calls) > 3:
-        parts.append(f"+{len(calls) - 3} more")
-    if skipped:
-        parts.append(f"{len(skipped)} skipped")
-    return ", ".join(parts) or "nothing applied"
-
-
-def _begin(schema: str, kind: str | None = None) -> JSON:
+def _begin(note: Note, schema: str, kind: str | None = None) -> tuple[JSON, int]:
     """Read the body, route its write key to a merchant, and check it against schema."""
-    body = json_body(text_plain=True, data=_raw_body())
-    g.merchant_id = route(emulator().settings, _write_key(body))
+    data = _raw_body()
+    body = json_body(text_plain=True, data=data)
+    note.merchant_id = route(emulator().settings, _write_key(body))
     if kind is not None:
         body.setdefault("type", kind)
         check(schema, body)
     elif isinstance(body.get("batch"), list):
-        # The envelope only: plan() checks each message and lists every bad one by index.
+        # The envelope only: ingest checks each message and lists every bad one by index.
         check(schema, {**body, "batch": []})
     else:
         check(schema, body)
-    return body
+    return body, len(data)
 
 
-def _ingest(messages: list[Any]) -> Response:
-    calls, skipped = plan(messages)
-    g.skipped = skipped
-    emulator().store.apply(g.merchant_id, calls, answer=False)
-    g.summary = _summary(calls, skipped)
+def _apply(note: Note, messages: list[Any], body_bytes: int) -> Response:
+    plan = ingest.plan(messages, body_bytes)
+    refusal = plan.refusal()
+    if refusal is not None:
+        raise refusal
+    note.skipped = plan.skipped
+    assert note.merchant_id is not None
+    emulator().store.apply(note.merchant_id, plan.calls, answer=False)
+    note.summary = plan.summary()
     return jsonify(success=True)
 
 
 @bp.post("/batch")
 @bp.post("/import")
-def batch() -> Response:
+@documented("Segment batch: every message applied, or none", request="segment-batch")
+@journaled
+def batch(note: Note) -> Response:
     """Apply a batch of Segment messages, all or nothing."""
-    body = _begin("segment-batch")
-    shared = body.get("context") or {}
-    messages = [
-        {**m, "context": {**shared, **(m.get("context") or {})}}
-        if shared and isinstance(m, dict) and isinstance(m.get("context") or {}, dict)
-        else m  # anything else is left for the message schema to report
-        for m in body["batch"]
-    ]
-    return _ingest(messages)
+    body, size = _begin(note, "segment-batch")
+    return _apply(note, ingest.batch_messages(body), size)
 
 
 def _single_view(kind: str) -> Any:
-    def view() -> Response:
-        body = _begin(f"segment-{kind}", kind)
-        return _ingest([{k: v for k, v in body.items() if k != "writeKey"}])
+    @documented(f"Segment {kind}", request=f"segment-{kind}")
+    @journaled
+    def view(note: Note) -> Response:
+        body, size = _begin(note, f"segment-{kind}", kind)
+        return _apply(note, [{k: v for k, v in body.items() if k != "writeKey"}], size)
 
     view.__doc__ = f"Apply one Segment {kind} message."
     return view

@@ -1,17 +1,29 @@
-"""Explain why an assertion about a lead or an event failed, listing the nearest matches."""
+"""Explain why an assertion about a lead or an event failed, listing the nearest matches (pure)."""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from emulator.client import MerchantView
+from dataclasses import dataclass, field
+from typing import Any
 
 JSON = dict[str, Any]
 MISSING = object()
 SHOWN = 5
+
+
+@dataclass
+class Facts:
+    """What the emulator holds around a missing lead, gathered by the client."""
+
+    merchant_id: str
+    leads: list[JSON]
+    # Whether the id is an anonymous visitor that no identify has linked to a lead.
+    unlinked_visitor: bool = False
+    # Other merchants that hold a lead with this id.
+    elsewhere: list[str] = field(default_factory=list)
+    # Other merchants that hold any data, with their event counts.
+    busy: list[tuple[str, int]] = field(default_factory=list)
 
 
 def matches(actual: Mapping[str, Any], expected: Mapping[str, Any]) -> bool:
@@ -53,50 +65,37 @@ def _similar(word: str, candidates: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(folded + close))[:SHOWN]
 
 
-def _elsewhere(view: MerchantView, lead_id: str) -> list[str]:
-    """Return lines naming other merchants that do hold this lead id."""
-    out = []
-    for row in view.client.merchants():
-        if row["id"] == view.id or not row.get("lead_count"):
-            continue
-        if view.client.merchant(row["id"])._lead_or_none(lead_id) is not None:
-            out.append(f"merchant {row['id']!r} has a lead {lead_id!r}: is the merchant id right?")
-    return out[:SHOWN]
-
-
-def _no_lead_lines(view: MerchantView, lead_id: str, expected: Mapping[str, Any]) -> list[str]:
-    leads = view.leads()
-    ids = [lead["id"] for lead in leads]
+def _no_lead_lines(lead_id: str, expected: Mapping[str, Any], facts: Facts) -> list[str]:
+    ids = [lead["id"] for lead in facts.leads]
     lines = [f"lead {c!r} has a similar id" for c in _similar(lead_id, ids)]
     if expected:
         lines += [
             f"lead {lead['id']!r} has {_pairs(expected)}"
-            for lead in leads
+            for lead in facts.leads
             if matches(lead["attributes"], expected)
         ][:SHOWN]
-    visitors = view.client.state()["merchants"].get(view.id, {}).get("visitors", [])
-    if any(v["anonymous_id"] == lead_id and v.get("lead_id") is None for v in visitors):
+    if facts.unlinked_visitor:
         lines.append(
             f"{lead_id!r} is an anonymous visitor id that no identify has linked to a lead yet"
         )
-    lines += _elsewhere(view, lead_id)
+    lines += [
+        f"merchant {other!r} has a lead {lead_id!r}: is the merchant id right?"
+        for other in facts.elsewhere[:SHOWN]
+    ]
     if not ids:
-        lines.append(_empty(view))
+        lines.append(_empty(facts))
     elif not lines:
         lines.append(
-            f"merchant {view.id!r} has {len(ids)} lead(s): {', '.join(map(repr, ids[:10]))}"
+            f"merchant {facts.merchant_id!r} has {len(ids)} lead(s): "
+            f"{', '.join(map(repr, ids[:10]))}"
         )
     return lines
 
 
-def _empty(view: MerchantView) -> str:
-    busy = [
-        f"{m['id']!r} ({m['event_count']} events)"
-        for m in view.client.merchants()
-        if m["id"] != view.id and (m["event_count"] or m["lead_count"])
-    ]
+def _empty(facts: Facts) -> str:
+    busy = [f"{m!r} ({count} events)" for m, count in facts.busy]
     others = f"; merchants with data: {', '.join(busy)}" if busy else "; the emulator holds no data"
-    return f"merchant {view.id!r} has no leads at all{others}"
+    return f"merchant {facts.merchant_id!r} has no leads at all{others}"
 
 
 def _bullets(lines: list[str]) -> str:
@@ -104,19 +103,25 @@ def _bullets(lines: list[str]) -> str:
 
 
 def describe_lead_miss(
-    view: MerchantView, lead_id: str, expected: Mapping[str, Any], lead: JSON | None, waited: float
+    merchant_id: str,
+    lead_id: str,
+    expected: Mapping[str, Any],
+    lead: JSON | None,
+    waited: float,
+    facts: Facts | None,
 ) -> str:
-    """Explain a failed assert_lead."""
-    where = f"merchant {view.id!r}"
+    """Explain a failed assert_lead; facts are gathered only when the lead does not exist."""
+    where = f"merchant {merchant_id!r}"
     if lead is not None:
         return (
             f"lead {lead_id!r} of {where} exists, but its attributes differ "
             f"(waited {waited:g}s):\n{_bullets(differences(lead['attributes'], expected))}\n"
             f"its attributes are {lead['attributes']!r}"
         )
+    assert facts is not None, "a missing lead is explained from the facts around it"
     return (
         f"{where} has no lead {lead_id!r}{_wanted(expected)} (waited {waited:g}s). "
-        f"Nearest matches:\n{_bullets(_no_lead_lines(view, lead_id, expected))}"
+        f"Nearest matches:\n{_bullets(_no_lead_lines(lead_id, expected, facts))}"
     )
 
 
@@ -125,14 +130,20 @@ def _event_line(ev: JSON) -> str:
 
 
 def describe_event_miss(
-    view: MerchantView,
+    merchant_id: str,
     lead_id: str,
     event: str,
     properties: Mapping[str, Any],
     found: list[JSON],
+    titled: list[JSON],
     waited: float,
+    facts: Facts | None,
 ) -> str:
-    """Explain a failed assert_event, given the lead's events."""
+    """Explain a failed assert_event.
+
+    found is the lead's events, titled the merchant's events with this title, and facts is
+    given only when the lead does not exist.
+    """
     tracks = [e for e in found if e["type"] == "track"]
     lines = []
     for ev in tracks:
@@ -141,7 +152,7 @@ def describe_event_miss(
             lines.append(f"{_event_line(ev)}: same title, but {diff}")
     for title in _similar(event, [str(e["event"]) for e in tracks]):
         lines += [f"{_event_line(e)}: similar title" for e in tracks if e["event"] == title]
-    for ev in view.events(event=event):
+    for ev in titled:
         if ev["lead_id"] == lead_id or not matches(ev["properties"] or {}, properties):
             continue
         if ev["lead_id"] is None:
@@ -151,9 +162,9 @@ def describe_event_miss(
             )
         else:
             lines.append(f"{_event_line(ev)} on another lead, {ev['lead_id']!r}")
-    if not found and view._lead_or_none(lead_id) is None:
+    if facts is not None:
         lines += [
-            f"there is no lead {lead_id!r}: {line}" for line in _no_lead_lines(view, lead_id, {})
+            f"there is no lead {lead_id!r}: {line}" for line in _no_lead_lines(lead_id, {}, facts)
         ]
     elif not lines:
         titles = sorted({repr(e["event"]) for e in tracks})
@@ -162,6 +173,6 @@ def describe_event_miss(
             + (", ".join(titles) if titles else "none")
         )
     return (
-        f"lead {lead_id!r} of merchant {view.id!r} has no track event {event!r}"
+        f"lead {lead_id!r} of merchant {merchant_id!r} has no track event {event!r}"
         f"{_wanted(properties)} (waited {waited:g}s). Nearest matches:\n{_bullets(lines[:12])}"
     )
