@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import contract
+from emulator.http.dashboard import ASSETS
 
 JSON = dict[str, Any]
 _REF = re.compile(r"^([a-z0-9-]+)\.json(#.*)?$")
@@ -277,10 +278,8 @@ route(
     "A dashboard asset",
     "dashboard",
     None,
-    response_type="text/javascript,text/css",
-    params=(
-        Param("name", {"enum": ["dashboard.js", "dashboard.css"]}, "The asset.", "path", True),
-    ),
+    response_type=",".join(sorted({mimetype.split(";")[0] for mimetype in ASSETS.values()})),
+    params=(Param("name", {"enum": sorted(ASSETS)}, "The asset.", "path", True),),
 )
 route("get", "/openapi.json", "This document", "meta", None, response_type="application/json")
 
