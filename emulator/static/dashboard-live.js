@@ -2,7 +2,7 @@
 
 import { $, clear, el, enc, eventTitle, plural, show, sleep, timeNode } from './dashboard-dom.js';
 import { FEED_SIZE, state } from './dashboard-state.js';
-import { call, coalesce, lostContact, setLive, banner } from './dashboard-api.js';
+import { banner, call, coalesce, lostContact, setLive } from './dashboard-api.js';
 import { renderJournal, wakeJournal } from './dashboard-journal.js';
 import { refreshDetail, refreshLeads } from './dashboard-leads.js';
 import { go, leadHash } from './dashboard-route.js';
