@@ -13,9 +13,17 @@ bp = Blueprint("dashboard", __name__)
 documented = documenter()
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-# The page's own files; nothing else under static/ is reachable through this route.
+# The page's own files (dashboard.js is the entry module; it imports the other scripts);
+# nothing else under static/ is reachable through this route.
 ASSETS = {
     "dashboard.js": "text/javascript; charset=utf-8",
+    "dashboard-api.js": "text/javascript; charset=utf-8",
+    "dashboard-dom.js": "text/javascript; charset=utf-8",
+    "dashboard-journal.js": "text/javascript; charset=utf-8",
+    "dashboard-leads.js": "text/javascript; charset=utf-8",
+    "dashboard-live.js": "text/javascript; charset=utf-8",
+    "dashboard-route.js": "text/javascript; charset=utf-8",
+    "dashboard-state.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
