@@ -222,3 +222,23 @@ def test_concurrent_calls_to_a_served_process_are_all_kept(serve: Callable[..., 
         lead = requests.get(f"{served.url}/_emulator/merchants/m/leads/u{n}").json()
         assert lead["event_count"] == per_thread
         assert lead["attributes"] == {"i": per_thread - 5}
+
+
+@pytest.mark.parametrize(
+    "settings, problem",
+    [
+        ({"threads": 0}, "--threads must be at least 1"),
+        ({"max_wait": -1.0}, "--max-wait must be 0 or more seconds"),
+        ({"merchants": {"bad id": "k"}}, "not a usable merchant id"),
+        ({"merchants": {"m1": "k"}, "sources": {"sk": "m2"}}, "add --merchant m2:KEY"),
+    ],
+)
+def test_every_way_of_building_an_app_checks_the_settings(
+    settings: dict[str, Any], problem: str
+) -> None:
+    from emulator import create_app
+    from emulator.errors import EmulatorError
+    from emulator.settings import Settings
+
+    with pytest.raises(EmulatorError, match=problem):
+        create_app(Settings(**settings))

@@ -1,0 +1,192 @@
+"""MerchantView: one merchant's leads, events and audiences, with waiting assertions."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from emulator.apierrors import EmulatorAPIError
+from emulator.nearmiss import Facts, describe_event_miss, describe_lead_miss, matches
+
+JSON = dict[str, Any]
+# The admin API caps one long-poll at 60 s; longer waits chain several.
+MAX_POLL = 60.0
+
+
+class Client(Protocol):
+    """What a merchant view needs of the client it was made by."""
+
+    url: str
+    timeout: float
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: Mapping[str, Any] | None = None,
+        wait: float = 0.0,
+    ) -> Any: ...
+
+    def merchants(self) -> list[JSON]: ...
+
+    def merchant(self, merchant_id: str) -> MerchantView: ...
+
+
+def _quote(part: str) -> str:
+    return urllib.parse.quote(part, safe="")
+
+
+class MerchantView:
+    """One merchant's leads, events and audiences, with waiting assertions."""
+
+    def __init__(self, client: Client, merchant_id: str) -> None:
+        self.client = client
+        self.id = merchant_id
+        self._path = f"/_emulator/merchants/{_quote(merchant_id)}"
+
+    def __repr__(self) -> str:
+        return f"MerchantView({self.client.url!r}, {self.id!r})"
+
+    def leads(
+        self,
+        email: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        audiences: Mapping[str, bool] | None = None,
+        **filters: Any,
+    ) -> list[JSON]:
+        """Return leads matching email, attributes={name: value} and audiences={key: bool}."""
+        query = dict(filters)
+        if email is not None:
+            query["email"] = email
+        query.update({f"attribute.{k}": v for k, v in (attributes or {}).items()})
+        query.update({f"audience.{k}": v for k, v in (audiences or {}).items()})
+        return self.client.request("GET", self._path + "/leads", query=query)["leads"]  # type: ignore[no-any-return]
+
+    def lead(self, lead_id: str) -> JSON:
+        """Return one lead with its events and audience history (EmulatorAPIError if absent)."""
+        return self.client.request("GET", f"{self._path}/leads/{_quote(lead_id)}")  # type: ignore[no-any-return]
+
+    def events(self, **filters: Any) -> list[JSON]:
+        """Return events matching lead_id, type, event and after_seq."""
+        return self._events(filters)
+
+    def _events(self, filters: Mapping[str, Any], wait: float = 0.0, count: int = 1) -> list[JSON]:
+        query = {k: v for k, v in filters.items() if v is not None}
+        if wait > 0:
+            query.update(wait=f"{wait:.3f}", min_count=count)
+        return self.client.request("GET", self._path + "/events", query=query, wait=wait)["events"]  # type: ignore[no-any-return]
+
+    def wait_for_events(
+        self, count: int = 1, timeout: float | None = None, **filters: Any
+    ) -> list[JSON]:
+        """Long-poll until count events match, and return them; AssertionError on timeout."""
+        __tracebackhide__ = True
+        timeout = self.client.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            found = self._events(filters, min(remaining, MAX_POLL), count)
+            if len(found) >= count:
+                return found
+            if time.monotonic() >= deadline:
+                shown = ", ".join(f"{k}={v!r}" for k, v in filters.items()) or "no filters"
+                raise AssertionError(
+                    f"Merchant {self.id!r}: expected {count} event(s) matching {shown} "
+                    f"within {timeout:g}s, found {len(found)}: "
+                    + json.dumps([_brief(e) for e in found])
+                )
+
+    def reset(self) -> None:
+        """Forget this merchant's leads, visitors and events."""
+        self.client.request("DELETE", self._path)
+
+    def sync_audience(self, key: str, members: Sequence[str], name: str | None = None) -> JSON:
+        """Sync an Engage audience's members, as Segment Engage would; return the emitted calls."""
+        body: JSON = {"members": list(members)}
+        if name is not None:
+            body["name"] = name
+        return self.client.request("PUT", f"{self._path}/audiences/{_quote(key)}", body)  # type: ignore[no-any-return]
+
+    def _lead_or_none(self, lead_id: str) -> JSON | None:
+        try:
+            return self.lead(lead_id)
+        except EmulatorAPIError as exc:
+            if exc.code == "lead_not_found":
+                return None
+            raise
+
+    def _wait_for_change(self, lead_id: str, after_seq: int, deadline: float) -> bool:
+        """Block until the lead gets an event after after_seq; False once the deadline passes."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        query = {"lead_id": lead_id, "after_seq": after_seq}
+        self._events(query, min(remaining, MAX_POLL), 1)
+        return True
+
+    def assert_lead(self, lead_id: str, /, **attributes: Any) -> JSON:
+        """Wait for the lead to exist with these attribute values; return it or explain."""
+        __tracebackhide__ = True
+        deadline = time.monotonic() + self.client.timeout
+        while True:
+            lead = self._lead_or_none(lead_id)
+            if lead is not None and matches(lead["attributes"], attributes):
+                return lead
+            last_seq = max((e["seq"] for e in (lead or {}).get("events", [])), default=0)
+            if not self._wait_for_change(lead_id, last_seq, deadline):
+                break
+        facts = None if lead is not None else self._facts(lead_id)
+        raise AssertionError(
+            describe_lead_miss(self.id, lead_id, attributes, lead, self.client.timeout, facts)
+        )
+
+    def assert_event(self, lead_id: str, event: str, /, **properties: Any) -> JSON:
+        """Wait for a track event with this title and properties on the lead; return it."""
+        __tracebackhide__ = True
+        deadline = time.monotonic() + self.client.timeout
+        while True:
+            found = self.events(lead_id=lead_id)
+            for candidate in found:
+                if (
+                    candidate["type"] == "track"
+                    and candidate["event"] == event
+                    and matches(candidate["properties"] or {}, properties)
+                ):
+                    return candidate
+            last_seq = max((e["seq"] for e in found), default=0)
+            if not self._wait_for_change(lead_id, last_seq, deadline):
+                break
+        missing = not found and self._lead_or_none(lead_id) is None
+        raise AssertionError(
+            describe_event_miss(
+                self.id,
+                lead_id,
+                event,
+                properties,
+                found,
+                self.events(event=event),
+                self.client.timeout,
+                self._facts(lead_id) if missing else None,
+            )
+        )
+
+    def _facts(self, lead_id: str) -> Facts:
+        """Gather what the emulator holds around a lead id that this merchant lacks."""
+        others = [m for m in self.client.merchants() if m["id"] != self.id]
+        unlinked = any(e["lead_id"] is None and e["anonymous_id"] == lead_id for e in self.events())
+        elsewhere = [
+            m["id"]
+            for m in others
+            if m.get("lead_count") and self.client.merchant(m["id"])._lead_or_none(lead_id)
+        ]
+        busy = [(m["id"], m["event_count"]) for m in others if m["event_count"] or m["lead_count"]]
+        return Facts(self.id, self.leads(), unlinked, elsewhere, busy)
+
+
+def _brief(event: JSON) -> JSON:
+    keep = ("seq", "type", "lead_id", "anonymous_id", "event", "properties", "attributes")
+    return {k: event[k] for k in keep if event.get(k) is not None}
