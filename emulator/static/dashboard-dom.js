@@ -62,6 +62,10 @@ export function timeNode(iso) {
   return el('time', { datetime: iso, title: iso, text: when(iso) });
 }
 
+export function leadHash(merchant, leadId) {
+  return '#/m/' + enc(merchant) + '/lead/' + enc(leadId);
+}
+
 export function leadName(lead) {
   const a = lead.attributes || {};
   const str = (v) => (typeof v === 'string' && v.trim() ? v.trim() : '');

@@ -1,9 +1,8 @@
 // The request journal: every call on the tracker, Segment and Engage surfaces, polled.
 
 import { $, clear, el, pretty, show, timeNode } from './dashboard-dom.js';
-import { JOURNAL_EVERY_MS, JOURNAL_KEEP, state } from './dashboard-state.js';
+import { JOURNAL_EVERY_MS, JOURNAL_KEEP, actions, state } from './dashboard-state.js';
 import { call, lostContact, setLive } from './dashboard-api.js';
-import { refreshMerchants, regainedContact } from './dashboard-live.js';
 
 // -- the request journal -------------------------------------------------------
 
@@ -89,7 +88,7 @@ export function renderJournal(fresh) {
 
 async function pullJournal() {
   const body = await call('/requests?after_id=' + state.journalAfter);
-  regainedContact();
+  actions.regainedContact();
   if (state.merchant === null) setLive('live', 'Live');
   const fresh = body.requests;
   $('journal-note').textContent =
@@ -100,7 +99,7 @@ async function pullJournal() {
   state.journalAfter = fresh[fresh.length - 1].id;
   state.journal = state.journal.concat(fresh).slice(-JOURNAL_KEEP);
   renderJournal(fresh);
-  refreshMerchants();
+  actions.refreshMerchants();
 }
 
 export let wakeJournal = () => {};

@@ -6,15 +6,15 @@ import {
   el,
   enc,
   eventTitle,
+  leadHash,
   leadName,
   plural,
   show,
   timeNode,
   valueNode,
 } from './dashboard-dom.js';
-import { MAX_LEAD_ROWS, TIMELINE_MAX, state } from './dashboard-state.js';
+import { MAX_LEAD_ROWS, TIMELINE_MAX, actions, state } from './dashboard-state.js';
 import { call, coalesce } from './dashboard-api.js';
-import { go, leadHash } from './dashboard-route.js';
 
 // -- leads -------------------------------------------------------------------
 
@@ -61,7 +61,7 @@ export function renderLeads() {
             class:
               'lead-row' + (lead.id === state.leadId ? ' selected' : '') + (fresh ? ' fresh' : ''),
             'data-lead-id': lead.id,
-            onclick: () => go(leadHash(state.merchant, lead.id)),
+            onclick: () => actions.go(leadHash(state.merchant, lead.id)),
           },
           el('span', {
             class: 'avatar',

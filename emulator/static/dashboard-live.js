@@ -1,11 +1,21 @@
 // The merchants list, and the live event feed: one long-poll on the selected merchant.
 
-import { $, clear, el, enc, eventTitle, plural, show, sleep, timeNode } from './dashboard-dom.js';
-import { FEED_SIZE, state } from './dashboard-state.js';
+import {
+  $,
+  clear,
+  el,
+  enc,
+  eventTitle,
+  leadHash,
+  plural,
+  show,
+  sleep,
+  timeNode,
+} from './dashboard-dom.js';
+import { FEED_SIZE, actions, state } from './dashboard-state.js';
 import { banner, call, coalesce, lostContact, setLive } from './dashboard-api.js';
 import { renderJournal, wakeJournal } from './dashboard-journal.js';
 import { refreshDetail, refreshLeads } from './dashboard-leads.js';
-import { go, leadHash } from './dashboard-route.js';
 
 // -- contact regained ------------------------------------------------------------
 
@@ -62,7 +72,7 @@ export function renderMerchants() {
             class: 'nav-item merchant' + (selected ? ' selected' : ''),
             'data-merchant': m.id,
             'aria-current': selected ? 'page' : null,
-            onclick: () => go('#/m/' + enc(m.id)),
+            onclick: () => actions.go('#/m/' + enc(m.id)),
           },
           el('span', { class: 'nav-name', text: m.id }),
           m.configured ? el('span', { class: 'badge', text: 'configured' }) : null,
@@ -181,7 +191,7 @@ function leadButton(leadId) {
     type: 'button',
     class: 'link',
     text: leadId,
-    onclick: () => go(leadHash(state.merchant, leadId)),
+    onclick: () => actions.go(leadHash(state.merchant, leadId)),
   });
 }
 

@@ -1,15 +1,11 @@
 // The views' addresses: #/m/<merchant>[/events|/lead/<id>] and #/requests.
 
-import { $, enc, show } from './dashboard-dom.js';
+import { $, show } from './dashboard-dom.js';
 import { state } from './dashboard-state.js';
 import { renderMerchants, startPoll } from './dashboard-live.js';
 import { refreshDetail, refreshLeads, renderLeads } from './dashboard-leads.js';
 
 // -- routing: #/m/<merchant>[/events|/lead/<id>] and #/requests --------------------
-
-export function leadHash(merchant, leadId) {
-  return '#/m/' + enc(merchant) + '/lead/' + enc(leadId);
-}
 
 export function go(hash) {
   if (location.hash === hash) route();

@@ -1,4 +1,5 @@
-// The dashboard's settings and the one state object every module reads and updates.
+// The dashboard's settings, the one state object every module reads and updates, and the
+// cross-view actions.
 
 const LONG_POLL_SECONDS = 25; // halved while the emulator's --max-wait is lower
 export const JOURNAL_EVERY_MS = 2000; // rejected calls make no event, so the journal is polled
@@ -27,4 +28,12 @@ export const state = {
   offline: false,
   wait: LONG_POLL_SECONDS,
   bannerTimer: 0,
+};
+
+// Actions a module calls on a module above it (journal < leads < live < route), which it may not
+// import: the entry module fills them in once at start, before anything runs.
+export const actions = {
+  go: null, // route: show the view at a hash
+  refreshMerchants: null, // live: reload the merchants list soon
+  regainedContact: null, // live: the emulator answered again
 };

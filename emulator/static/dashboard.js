@@ -1,16 +1,16 @@
 // The emulator's live dashboard. It reads only the admin API under /_emulator and builds every
 // node with createElement/textContent, so no value from the API is ever parsed as HTML.
-// The page loads this module, which starts the rest. The views and the route import one
-// another's functions (a view links to a route, a route redraws the views); ES modules allow
-// that because none of them calls into the others while loading.
+// The page loads this module, which starts the rest. Each module imports only modules below it
+// (state, dom, api, then journal < leads < live < route); the few calls that go upward (a view
+// links to a route, the journal refreshes the merchants) go through `actions`, filled in here.
 
-import { $, enc, show } from './dashboard-dom.js';
-import { state } from './dashboard-state.js';
+import { $, enc, leadHash, show } from './dashboard-dom.js';
+import { actions, state } from './dashboard-state.js';
 import { TOKEN_KEY, lostContact, submitToken } from './dashboard-api.js';
-import { loadMerchants } from './dashboard-live.js';
-import { renderLeads } from './dashboard-leads.js';
 import { journalLoop, renderJournal, wakeJournal } from './dashboard-journal.js';
-import { go, leadHash, route } from './dashboard-route.js';
+import { renderLeads } from './dashboard-leads.js';
+import { loadMerchants, refreshMerchants, regainedContact } from './dashboard-live.js';
+import { go, route } from './dashboard-route.js';
 
 // -- start ---------------------------------------------------------------------
 
@@ -60,6 +60,9 @@ function bind() {
 }
 
 async function start() {
+  actions.go = go;
+  actions.refreshMerchants = refreshMerchants;
+  actions.regainedContact = regainedContact;
   bind();
   show($('forget-token'), sessionStorage.getItem(TOKEN_KEY) !== null);
   try {
