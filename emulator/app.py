@@ -1,4 +1,4 @@
-"""The Flask app factory: surfaces, JSON errors, and CORS for the browser tracker."""
+"""The Flask app factory: surfaces, JSON errors, and CORS for what browsers post to."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
 
 # Paths a browser page on another origin calls; everything else sends no CORS headers.
-CORS_PREFIXES = ("/tracker/", "/connect.js")
+CORS_PREFIXES = ("/tracker/", "/connect.js", "/v1/")
 CORS_HEADERS = (
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
-    ("Access-Control-Allow-Headers", "Content-Type"),
+    ("Access-Control-Allow-Headers", "Content-Type, Authorization, Content-Encoding"),
+    ("Access-Control-Expose-Headers", "Wishpond-Emulator-Dropped"),
     ("Access-Control-Max-Age", "600"),
 )
+# Segment's libraries read an error's code and message at the top level of the body.
+FLAT_ERROR_PREFIXES = ("/v1/",)
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -49,7 +52,7 @@ def build(settings: Any = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json = JSONProvider(app)
     app.extensions["wishpond_emulator"] = Emulator.build(settings)
-    errors.register(app)
+    errors.register(app, FLAT_ERROR_PREFIXES)
     app.register_blueprint(tracker.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(segment.bp)

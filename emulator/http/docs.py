@@ -40,6 +40,8 @@ class Doc:
     content_types: tuple[str, ...] = ("application/json",)
     response_types: tuple[str, ...] = ("application/json",)
     security: str | None = None
+    # The schema of the operation's 4xx answers.
+    error_schema: str = "error"
     extra: JSON = field(default_factory=dict)
 
 

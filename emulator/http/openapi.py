@@ -75,7 +75,9 @@ def _operation(method: str, path: str, tag: str, doc: Doc, max_wait: float) -> J
     )
     responses: JSON = {str(doc.status): {"description": "Success", "content": success}}
     for status in (*doc.errors, *ALWAYS):
-        responses.setdefault(str(status), {"description": "Error", "content": _json("error")})
+        responses.setdefault(
+            str(status), {"description": "Error", "content": _json(doc.error_schema)}
+        )
     op["responses"] = responses
     if doc.security == ADMIN_TOKEN:
         op["security"] = [{}, {ADMIN_TOKEN: []}]
