@@ -17,7 +17,7 @@ Everything here is pure.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 # The package's matcher, with ASCII digits as JavaScript's \d has them.
 _MATCHER = re.compile(
@@ -31,7 +31,7 @@ _EXPANDED = re.compile(r"[+-][0-9]{6}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{
 _DAY_MS = 86_400_000
 
 
-def is_date(value: Any, strict: bool = True) -> bool:
+def is_date(value: Any, strict: bool = True) -> TypeGuard[str]:
     """Return whether value is a string isodate reads as a date (strict: it starts Y-M-D)."""
     if type(value) is not str:
         return False

@@ -19,6 +19,7 @@ from emulator.client import (
     EmulatorUnreachable,
     MerchantView,
 )
+from emulator.merchant import describe_drops, dropped_calls
 
 __all__ = ["EmulatorAPIError", "EmulatorClient", "EmulatorUnreachable", "MerchantView"]
 
@@ -75,7 +76,38 @@ def wishpond_emulator(request: pytest.FixtureRequest, wishpond_emulator_url: str
         timeout=request.config.getoption("wishpond_timeout"),
     )
     client.reset()
+    watch_drops(request, client, after_reset=True)
     return client
+
+
+# The client and journal id after which a test's drops are, for its failure report.
+_DROPS_SINCE = pytest.StashKey[tuple[EmulatorClient, int]]()
+DROPS_SECTION = "wishpond-emulator drops"
+
+
+def watch_drops(request: pytest.FixtureRequest, client: EmulatorClient, after_reset: bool) -> None:
+    """Have a failure of this test report the calls it made that dropped messages."""
+    start = 0
+    if not after_reset:  # a shared journal: start after what is already in it
+        start = max((e["id"] for e in dropped_calls(client)), default=0)
+    request.node.stash[_DROPS_SINCE] = (client, start)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Add the drops a failed test's calls made to its report, as a section of its own."""
+    outcome: Any = yield
+    report = outcome.get_result()
+    watched = item.stash.get(_DROPS_SINCE, None)
+    if report.when != "call" or not report.failed or watched is None:
+        return
+    client, start = watched
+    try:
+        entries = dropped_calls(client, after_id=start)
+    except (EmulatorAPIError, EmulatorUnreachable):
+        return  # the emulator is gone or refuses: the failure itself is what matters
+    if entries:
+        report.sections.append((DROPS_SECTION, describe_drops(entries)))
 
 
 def _token(config: pytest.Config) -> str | None:

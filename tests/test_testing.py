@@ -399,3 +399,47 @@ def test_sync_audience_emits_engage_identifies(wishpond_emulator: EmulatorClient
     assert answer["joined"] == ["u3"] and answer["left"] == ["u1"]
     view.assert_lead("u1", power_users=False)
     assert [x["id"] for x in view.leads(audiences={"power_users": True})] == ["u2", "u3"]
+
+
+def test_drops_are_never_silent_in_a_users_suite(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import base64, requests
+
+        AUTH = {"Authorization": "Basic " + base64.b64encode(b"m1:").decode()}
+
+        def post(url, batch):
+            r = requests.post(url + "/v1/batch", json={"batch": batch}, headers=AUTH, timeout=5)
+            assert r.status_code == 200, r.text
+
+        def test_the_assertion_lists_each_drop(wishpond_emulator):
+            view = wishpond_emulator.merchant("m1")
+            view.assert_nothing_dropped()
+            post(wishpond_emulator.url, [
+                {"type": "track", "userId": "u", "event": "Ok"},
+                {"type": "track", "userId": "u", "messageId": "m-7"},
+            ])
+            [entry] = view.dropped()
+            assert [d["index"] for d in entry["drops"]] == [1]
+            assert wishpond_emulator.merchant("other").dropped() == []
+            view.assert_nothing_dropped()
+
+        def test_a_failing_test_reports_its_drops(wishpond_emulator):
+            post(wishpond_emulator.url, [{"type": "identify", "traits": {"plan": "pro"}}])
+            assert False, "the app's own assertion"
+
+        def test_a_failing_test_without_drops_reports_none(wishpond_emulator):
+            assert False, "nothing was sent"
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=3)
+    out = result.stdout.str()
+    assert "Merchant 'm1': 1 call(s) dropped or rejected messages:" in out
+    assert (
+        "POST /v1/batch -> 200: message 1 (type='track', userId='u', messageId='m-7'): "
+        "event is required." in out
+    )
+    # The report sections: the two tests that dropped messages, not the third.
+    assert out.count("wishpond-emulator drops") == 2
+    assert "message 0 (type='identify'): Send userId or anonymousId" in out
