@@ -9,16 +9,25 @@ from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
 
 # Paths a browser page on another origin calls; everything else sends no CORS headers.
-CORS_PREFIXES = ("/tracker/", "/connect.js", "/v1/")
+CORS_PREFIXES = ("/tracker/", "/connect.js")
 CORS_HEADERS = (
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+    ("Access-Control-Allow-Headers", "Content-Type"),
+    ("Access-Control-Max-Age", "600"),
+)
+# Segment's API, where analytics.js posts: a page may also send the key as Basic auth, gzip,
+# and read how many messages were dropped.
+SEGMENT_PREFIX = "/v1/"
+SEGMENT_CORS_HEADERS = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "POST, OPTIONS"),
     ("Access-Control-Allow-Headers", "Content-Type, Authorization, Content-Encoding"),
     ("Access-Control-Expose-Headers", "Wishpond-Emulator-Dropped"),
     ("Access-Control-Max-Age", "600"),
 )
 # Segment's libraries read an error's code and message at the top level of the body.
-FLAT_ERROR_PREFIXES = ("/v1/",)
+FLAT_ERROR_PREFIXES = (SEGMENT_PREFIX,)
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -64,6 +73,9 @@ def build(settings: Any = None) -> Flask:
 
 
 def _cors(response: Response) -> Response:
-    if request.path.startswith(CORS_PREFIXES):
+    path = request.path
+    if path.startswith(CORS_PREFIXES):
         response.headers.extend(CORS_HEADERS)  # none of them is set before this
+    elif path.startswith(SEGMENT_PREFIX):
+        response.headers.extend(SEGMENT_CORS_HEADERS)
     return response

@@ -50,8 +50,8 @@ def message_id(message: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _instant(value: Any) -> int | None:
-    return isodate.parse(value) if isodate.is_date(value) else None
+def _date(value: Any) -> str | None:
+    return value if isodate.is_date(value) else None
 
 
 def timestamp(
@@ -63,14 +63,11 @@ def timestamp(
     the message's timestamp (or originalTimestamp) alone without a sentAt. Values that are
     not ISO dates count as absent.
     """
-    happened = _instant(message.get("timestamp"))
-    if happened is None:
-        happened = _instant(message.get("originalTimestamp"))
+    happened = _date(message.get("timestamp")) or _date(message.get("originalTimestamp"))
     if happened is None:
         return None
-    sent = _instant(message.get("sentAt"))
-    if sent is None:
-        sent = _instant(sent_at)
+    sent = _date(message.get("sentAt")) or _date(sent_at)
     if sent is None or received_at is None:
-        return isodate.to_iso(happened)
-    return isodate.to_iso(isodate.parse(received_at) - (sent - happened))
+        return isodate.normalize(happened)
+    skew = isodate.parse(sent) - isodate.parse(happened)
+    return isodate.to_iso(isodate.parse(received_at) - skew)

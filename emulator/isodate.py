@@ -28,6 +28,13 @@ _MATCHER = re.compile(
 _STRICT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # toISOString writes years past 9999 with a sign and six digits.
 _EXPANDED = re.compile(r"[+-][0-9]{6}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+# Already a Date's wire form with every field in range (February 29th and years 0000-0099,
+# which Date.UTC moves, aside): traversal leaves such a string as it is, without parsing it.
+_CANONICAL = re.compile(
+    r"(?!00)[0-9]{4}-"
+    r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z"
+)
 _DAY_MS = 86_400_000
 
 
@@ -106,6 +113,8 @@ def to_iso(ms: int) -> str:
 
 def normalize(text: str) -> str:
     """Return the wire form of a date string: what its Date serialises to."""
+    if _CANONICAL.fullmatch(text) is not None:
+        return text
     return to_iso(parse(text))
 
 
@@ -115,12 +124,22 @@ def was_date(value: Any) -> bool:
 
 
 def traverse(value: Any) -> Any:
-    """Return value with every strict ISO date string, however deep, in its wire form."""
+    """Return value with every strict ISO date string, however deep, in its wire form.
+
+    What holds no date to change comes back as the very same object, never a copy.
+    """
     kind = type(value)
     if kind is str:
         return normalize(value) if is_date(value) else value
     if kind is dict:
-        return {k: traverse(v) for k, v in value.items()}
+        changed: dict[Any, Any] | None = None
+        for key, item in value.items():
+            new = traverse(item)
+            if new is not item:
+                changed = changed if changed is not None else dict(value)
+                changed[key] = new
+        return value if changed is None else changed
     if kind is list:
-        return [traverse(v) for v in value]
+        items = [traverse(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     return value
