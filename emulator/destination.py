@@ -153,7 +153,7 @@ def map_message(message: Mapping[str, Any]) -> TrackerCall | Skip:
         traits = identify_traits(user_id, isodate.traverse(message.get("traits")))
         return TrackerCall("identify", user_id, anonymous_id, traits=traits)
     if kind == "track":
-        properties = isodate.traverse(message.get("properties") or {})
+        properties = dict(isodate.traverse(message.get("properties") or {}))
         return TrackerCall(
             "track", user_id, anonymous_id, event=_dated(message["event"]), properties=properties
         )

@@ -23,6 +23,12 @@ documented = documenter(
     security=SEGMENT_WRITE_KEY,
     content_types=("application/json", "text/plain"),
     error_schema="segment-error",
+    extra={
+        "description": "As Segment answers (--segment-responses faithful, the default), a "
+        "message that breaks the request schema is dropped alone with 200, counted in the "
+        "Wishpond-Emulator-Dropped header and listed in the request journal's drops; with "
+        "--segment-responses strict it rejects the whole request with 400."
+    },
 )
 
 MAX_REQUEST = 500 * 1024  # Segment: 500 KB per request (after decompression)
@@ -170,6 +176,8 @@ def _handle(note: Note, kind: str | None) -> Response:
         )
         messages = ingest.batch_messages(body)
     else:
+        if "writeKey" in body:  # the envelope of a single call: its write key, as a batch's
+            check("segment-batch", {"batch": [], "writeKey": body["writeKey"]})
         messages = [{"type": kind, **{k: v for k, v in body.items() if k != "writeKey"}}]
     if len(messages) > ingest.MAX_BATCH:
         reason = (
