@@ -179,6 +179,8 @@ def _handle(note: Note, kind: str | None) -> Response:
         if "writeKey" in body:  # the envelope of a single call: its write key, as a batch's
             check("segment-batch", {"batch": [], "writeKey": body["writeKey"]})
         messages = [{"type": kind, **{k: v for k, v in body.items() if k != "writeKey"}}]
+    if unrouted is not None:
+        return _drop_all(note, messages, unrouted)
     if len(messages) > ingest.MAX_BATCH:
         reason = (
             f"the batch holds {len(messages)} messages; Segment accepts at most "
@@ -189,8 +191,6 @@ def _handle(note: Note, kind: str | None) -> Response:
             _drop_all(note, messages, reason)
             raise EmulatorError("too_many_messages", reason[0].upper() + reason[1:])
         return _drop_all(note, messages, reason)
-    if unrouted is not None:
-        return _drop_all(note, messages, unrouted)
     plan = ingest.plan(
         messages,
         len(data),
