@@ -51,6 +51,14 @@ def test_every_operation_documents_its_errors_as_the_error_schema(client: FlaskC
                 assert ref == f"#/components/schemas/{schema}", (method, path, status)
 
 
+def test_segment_operations_document_the_dropped_header(client: FlaskClient) -> None:
+    doc = client.get("/openapi.json").json
+    for path in ("/v1/batch", "/v1/b", "/v1/track", "/v1/t"):
+        success = doc["paths"][path]["post"]["responses"]["200"]
+        assert "Wishpond-Emulator-Dropped" in success["headers"], path
+        assert "text/plain" in doc["paths"][path]["post"]["requestBody"]["content"]
+
+
 def test_segment_errors_match_the_documented_schema(client: FlaskClient) -> None:
     for path, body in (("/v1/t", b"{"), ("/v1/nope", b"{}"), ("/v1/batch", b'{"batch": 1}')):
         r = client.post(path, data=body, content_type="text/plain")

@@ -23,6 +23,12 @@ documented = documenter(
     security=SEGMENT_WRITE_KEY,
     content_types=("application/json", "text/plain"),
     error_schema="segment-error",
+    success_headers={
+        "Wishpond-Emulator-Dropped": {
+            "description": "How many messages of the request were dropped, when any were.",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
     extra={
         "description": "As Segment answers (--segment-responses faithful, the default), a "
         "message that breaks the request schema is dropped alone with 200, counted in the "
