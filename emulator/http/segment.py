@@ -39,6 +39,9 @@ documented = documenter(
 
 MAX_REQUEST = 500 * 1024  # Segment: 500 KB per request (after decompression)
 SINGLE = ("identify", "track", "page", "screen", "group", "alias")
+# analytics.js posts to the first letter of the call's type.
+SHORT = {"identify": "i", "track": "t", "page": "p", "screen": "s", "group": "g", "alias": "a"}
+DROPPED_HEADER = "Wishpond-Emulator-Dropped"
 
 
 def gunzip(data: bytes, limit: int) -> bytes:
@@ -134,10 +137,6 @@ def route(settings: Settings, write_key: str | None) -> str:
     return write_key
 
 
-DROPPED_HEADER = "Wishpond-Emulator-Dropped"
-SHORT = {"identify": "i", "track": "t", "page": "p", "screen": "s", "group": "g", "alias": "a"}
-
-
 def _route(note: Note, settings: Settings, body: JSON) -> str | None:
     """Route the write key to its merchant; return why the messages are dropped if it can't.
 
@@ -154,7 +153,7 @@ def _route(note: Note, settings: Settings, body: JSON) -> str | None:
     return None
 
 
-def _answer(note: Note, dropped: int) -> Response:
+def _answer(dropped: int) -> Response:
     response = jsonify(success=True)
     if dropped:
         response.headers[DROPPED_HEADER] = str(dropped)
@@ -164,7 +163,7 @@ def _answer(note: Note, dropped: int) -> Response:
 def _drop_all(note: Note, messages: list[Any], reason: str) -> Response:
     note.drops = [ingest.drop(i, m, reason) for i, m in enumerate(messages)]
     note.summary = f"{len(messages)} dropped"
-    return _answer(note, len(messages))
+    return _answer(len(messages))
 
 
 def _handle(note: Note, kind: str | None) -> Response:
@@ -189,14 +188,14 @@ def _handle(note: Note, kind: str | None) -> Response:
         return _drop_all(note, messages, unrouted)
     if len(messages) > ingest.MAX_BATCH:
         reason = (
-            f"the batch holds {len(messages)} messages; Segment accepts at most "
+            f"The batch holds {len(messages)} messages; Segment accepts at most "
             f"{ingest.MAX_BATCH:,} per batch and drops every message of a larger one. "
             "Send smaller batches."
         )
+        answer = _drop_all(note, messages, reason)
         if strict:
-            _drop_all(note, messages, reason)
-            raise EmulatorError("too_many_messages", reason[0].upper() + reason[1:])
-        return _drop_all(note, messages, reason)
+            raise EmulatorError("too_many_messages", reason)
+        return answer
     plan = ingest.plan(
         messages,
         len(data),
@@ -211,7 +210,7 @@ def _handle(note: Note, kind: str | None) -> Response:
     assert note.merchant_id is not None
     repeats = emulator().store.deliver(note.merchant_id, plan.entries, now=now)
     note.skipped, note.summary = plan.settle(repeats)
-    return _answer(note, len(plan.drops))
+    return _answer(len(plan.drops))
 
 
 @bp.post("/batch")
