@@ -50,6 +50,9 @@ def strict_refusal(url: str, merchant_id: str, configured: list[str]) -> str:
 class IsolatedMerchant(MerchantView):
     """A test's own merchant: what to hand the app under test, and a load scoped to it."""
 
+    def __repr__(self) -> str:
+        return f"IsolatedMerchant({self.client.url!r}, {self.id!r})"
+
     @property
     def url(self) -> str:
         """Return the emulator's base URL, for the app's tracker or Segment host setting."""
