@@ -216,7 +216,8 @@ def test_in_process_merchant_view_near_misses_and_load(pytester: pytest.Pytester
             wishpond_merchant.load({str(demo)!r}, merchant="acme-shop")
             assert {{l["id"] for l in wishpond_merchant.leads()}} == {{"1e810c197e", "7f3a9c2b10"}}
             wishpond_merchant.load({{"leads": [{{"id": "vip", "attributes": {{"tier": "gold"}}}}]}})
-            assert [l["id"] for l in wishpond_merchant.leads(attributes={{"tier": "gold"}})] == ["vip"]
+            gold = wishpond_merchant.leads(attributes={{"tier": "gold"}})
+            assert [l["id"] for l in gold] == ["vip"]
             assert [l["id"] for l in wishpond_emulator.merchant("bystander").leads()] == ["b"]
             with pytest.raises(ValueError, match="holds 2 merchants.*name one with merchant="):
                 wishpond_merchant.load({str(demo)!r})
