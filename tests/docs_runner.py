@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import LEAN_PLUGINS
 from tests.docs_blocks import ROOT, Block
 from tests.docs_shims import CLI_ENV, SOCKET_ENV
 
@@ -173,9 +174,7 @@ class PageRun:
             **keep,
             "PATH": f"{self.state / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
             "WISHPOND_EMULATOR_PORT": str(self.port),
-            # Plugins of this project's own test extra that no example uses; they only slow
-            # every pytest start (and each pytest-xdist worker's) by seconds.
-            "PYTEST_ADDOPTS": "-p no:schemathesis -p no:hypothesispytest -p no:anyio",
+            "PYTEST_ADDOPTS": " ".join(LEAN_PLUGINS),
             SOCKET_ENV: str(self.socket_path),
             CLI_ENV: json.dumps(cli()),
         }

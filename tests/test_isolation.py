@@ -17,6 +17,7 @@ from emulator import create_app
 from emulator.isolation import MAX_ID, merchant_id_for
 from emulator.settings import ID_PATTERN
 from emulator.testing import EmulatorClient
+from tests.conftest import LEAN_PLUGINS as LEAN
 
 pytest_plugins = ["pytester"]
 create_app()
@@ -25,8 +26,6 @@ VALID = re.compile(ID_PATTERN)
 RUNS = 5
 TESTS = 40
 ROUNDS = 5
-# Workers start faster without the heavy plugins the sample suite does not use.
-LEAN = ("-p", "no:hypothesispytest", "-p", "no:schemathesis", "-p", "no:anyio")
 
 # The sample suite: every test writes to its own merchant through the tracker or Segment, and
 # checks exact counts after each write while the other workers reset their own merchants.
