@@ -12,7 +12,7 @@ PYTHON = frozenset({"python", "py", "python3"})
 # A marker is an HTML comment alone on a line: <!-- name --> or <!-- name: value -->.
 MARKER = re.compile(r"^\s*<!--\s*([\w-]+)\s*(?::\s*(.*?))?\s*-->\s*$")
 OPENING = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
-DIRECTIVES = ("not-run", "file")
+DIRECTIVES = ("not-run", "file", "http-errors-ok")
 
 
 def pages() -> list[Path]:

@@ -8,7 +8,8 @@ How a page runs (docs/contract.md, "The examples in these docs run as tests"):
   new one, returning once it is ready (so a trailing `&` is dropped); at the end of the page the
   last one gets SIGTERM and must exit 0;
 - `pip install` checks that what it names exists (extras, installed packages) and changes
-  nothing; `curl` fails on an HTTP error status;
+  nothing; `curl` fails on an HTTP error status, unless the block is marked
+  `<!-- http-errors-ok -->`;
 - a Python block with `def test_...` runs under pytest, any other as a script.
 """
 
@@ -40,6 +41,7 @@ BACKGROUND = re.compile(
     r"^(\s*(?:\w+=\S*\s+)*wishpond-emulator\b[^&#\n]*?)\s*(?<!&)&(?!&)\s*(#.*)?$", re.M
 )
 TEST_FUNCTION = re.compile(r"^def test_\w*\(", re.M)
+PLAIN_CURL = "DOCS_RUNNER_PLAIN_CURL"
 HINT = (
     "If this example needs more than the emulator, Python and the project's extras, put "
     "`<!-- not-run: REASON -->` on the line above its fence, naming what it needs and the "
@@ -140,7 +142,9 @@ def _shims(bin_dir: Path) -> None:
             f'if [ "$1" = -m ] && [ "$2" = pip ]; then\n  shift 2; exec "{py}" "{shims}" pip "$@"\n'
             f'fi\nexec "{py}" "$@"'
         ),
-        "curl": f'exec "{curl}" --fail-with-body "$@"',
+        "curl": (
+            f'[ -n "${PLAIN_CURL}" ] && exec "{curl}" "$@"\nexec "{curl}" --fail-with-body "$@"'
+        ),
     }
     scripts["pip3"], scripts["python3"] = scripts["pip"], scripts["python"]
     for name, body in scripts.items():
@@ -216,8 +220,11 @@ class PageRun:
             script = self.state / f"{name}.py"
             command = [sys.executable, str(script)]
         script.write_text(text, encoding="utf-8")
+        env = self.env
+        if block.marker("http-errors-ok") is not None:
+            env = {**env, PLAIN_CURL: "1"}  # the block shows an error answer on purpose
         proc = subprocess.Popen(
-            command, cwd=self.work, env=self.env, text=True, start_new_session=True,
+            command, cwd=self.work, env=env, text=True, start_new_session=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:

@@ -123,3 +123,58 @@ def test_the_pip_stand_in_checks_what_an_install_names(
         assert found == []
     else:
         assert len(found) == 1 and problem in found[0], found
+
+
+SYNTHETIC = """
+<!-- file: tests/test_it.py -->
+```python
+def test_sees_the_emulator():
+    import urllib.request
+    urllib.request.urlopen("http://127.0.0.1:9474/_emulator/health").close()
+```
+
+```sh
+python -m pytest -q tests
+wishpond-emulator --port 9474 --merchant shop:key &   # replaces the page's emulator
+curl -s localhost:9474/_emulator/merchants | grep -q '"configured":true'
+```
+
+<!-- http-errors-ok -->
+```sh
+curl -s localhost:9474/tracker/v1/identify -H 'Content-Type: application/json' \\
+  -d '{"merchant_id": "shop", "write_key": "wrong", "id": "u", "attributes": {}}'
+```
+
+```python
+print("a script, not a test")
+```
+"""
+
+
+def run_page(text: str, tmp_path: Path, factory: pytest.TempPathFactory) -> None:
+    """Run a page's blocks the way test_the_pages_examples_run does."""
+    require_tool("curl", "the shell examples call the admin API with curl")
+    page = tmp_path / "page.md"
+    page.write_text(text, encoding="utf-8")
+    (tmp_path / "work").mkdir()
+    (tmp_path / "state").mkdir()
+    sock = factory.mktemp("sock", numbered=True) / "serve.sock"
+    PageRun(tmp_path / "work", tmp_path / "state", sock).run(runnable(blocks_of(page)))
+
+
+def test_the_runner_writes_files_replaces_servers_and_allows_marked_errors(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    run_page(SYNTHETIC, tmp_path, tmp_path_factory)
+
+
+def test_the_runner_fails_on_an_http_error_and_says_how_to_mark_a_block(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with pytest.raises(AssertionError) as failed:
+        run_page("```sh\ncurl -s localhost:9474/_emulator/no-such-route\n```\n", tmp_path,
+                 tmp_path_factory)  # fmt: skip
+    message = str(failed.value)
+    assert "page.md:1: the sh example exited 22" in message
+    assert '"code":"not_found"' in message.replace(" ", "")
+    assert "<!-- not-run: REASON -->" in message
