@@ -42,6 +42,7 @@ BACKGROUND = re.compile(
 )
 TEST_FUNCTION = re.compile(r"^def test_\w*\(", re.M)
 PLAIN_CURL = "DOCS_RUNNER_PLAIN_CURL"
+BLOCK_TIMEOUT = 120  # seconds; the slowest example takes a few
 HINT = (
     "If this example needs more than the emulator, Python and the project's extras, put "
     "`<!-- not-run: REASON -->` on the line above its fence, naming what it needs and the "
@@ -228,11 +229,11 @@ class PageRun:
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
-            output, _ = proc.communicate(timeout=180)
+            output, _ = proc.communicate(timeout=BLOCK_TIMEOUT)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             output, _ = proc.communicate()
-            output += "\n[timed out after 180 s]"
+            output += f"\n[timed out after {BLOCK_TIMEOUT} s]"
         finally:
             # Whatever the block left running in the background goes with it.
             with contextlib.suppress(ProcessLookupError):
