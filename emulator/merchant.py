@@ -211,15 +211,16 @@ def _brief(event: JSON) -> JSON:
     return {k: event[k] for k in keep if event.get(k) is not None}
 
 
-def dropped_calls(client: Client, after_id: int = 0, **filters: Any) -> list[JSON]:
+def dropped_calls(client: Client, after_id: int = 0, merchant_id: str | None = None) -> list[JSON]:
     """Return the journal's dropped and rejected entries after after_id, oldest first."""
+    query: JSON = {"after_id": after_id}
+    if merchant_id is not None:
+        query["merchant_id"] = merchant_id
     found = [
         entry
         for outcome in ("dropped", "rejected")
         for entry in client.request(
-            "GET",
-            "/_emulator/requests",
-            query={**filters, "outcome": outcome, "after_id": after_id},
+            "GET", "/_emulator/requests", query={**query, "outcome": outcome}
         )["requests"]
     ]
     return sorted(found, key=lambda e: e["id"])
@@ -233,9 +234,9 @@ def describe_drops(entries: Sequence[JSON]) -> str:
     """Return one line per dropped message (or rejected call): where, why, and what it held."""
     lines = []
     for entry in entries:
+        merchant = entry.get("merchant_id")
         where = f"{entry['method']} {entry['path']} -> {entry['status']}"
-        if entry.get("merchant_id") is None:
-            where += " (no merchant)"
+        where += f" for merchant {merchant!r}" if merchant is not None else " (no merchant)"
         for drop in entry.get("drops") or []:
             lines.append(
                 f"  {where}: message {drop['index']} ({_fields(drop.get('message') or {})}): "

@@ -1,4 +1,4 @@
-"""The pytest plugin (fixture wishpond_emulator) and EmulatorClient, for integration tests."""
+"""The pytest plugin (fixtures wishpond_emulator, wishpond_merchant) for integration tests."""
 
 from __future__ import annotations
 
@@ -19,9 +19,21 @@ from emulator.client import (
     EmulatorUnreachable,
     MerchantView,
 )
+from emulator.isolation import IsolatedMerchant, merchant_id_for, strict_refusal
 from emulator.merchant import describe_drops, dropped_calls
 
-__all__ = ["EmulatorAPIError", "EmulatorClient", "EmulatorUnreachable", "MerchantView"]
+__all__ = [
+    "EmulatorAPIError",
+    "EmulatorClient",
+    "EmulatorUnreachable",
+    "IsolatedMerchant",
+    "MerchantView",
+]
+
+# Whether this session's emulator is the in-process one, which the plugin may wipe at will.
+_OWNED = pytest.StashKey[bool]()
+# The mode ("open" or "strict") of this session's emulator, read once.
+_MODE = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -59,6 +71,7 @@ def wishpond_emulator_url(
 ) -> Iterator[str]:
     """Return the URL of the emulator under test, starting one in-process if none is given."""
     url = request.config.getoption("wishpond_url") or os.environ.get(URL_ENV)
+    request.config.stash[_OWNED] = not url
     if url:
         EmulatorClient(url, _token(request.config)).wait_ready()
         yield url.rstrip("/")
@@ -69,28 +82,67 @@ def wishpond_emulator_url(
 
 @pytest.fixture
 def wishpond_emulator(request: pytest.FixtureRequest, wishpond_emulator_url: str) -> EmulatorClient:
-    """Return an EmulatorClient for the session's emulator, reset for this test."""
+    """Return an EmulatorClient for the session's emulator; reset for this test if in-process.
+
+    A shared server (--wishpond-url) is never reset by the fixture: other test runs and
+    pytest-xdist workers use it at the same time. Tests there use wishpond_merchant.
+    """
     client = EmulatorClient(
         wishpond_emulator_url,
         _token(request.config),
         timeout=request.config.getoption("wishpond_timeout"),
     )
-    client.reset()
-    watch_drops(request, client, after_reset=True)
+    owned = request.config.stash.get(_OWNED, False)
+    if owned:
+        client.reset()
+    watch_drops(request, client, after_reset=owned)
     return client
 
 
-# The client and journal id after which a test's drops are, for its failure report.
-_DROPS_SINCE = pytest.StashKey[tuple[EmulatorClient, int]]()
+@pytest.fixture
+def wishpond_merchant(
+    request: pytest.FixtureRequest, wishpond_emulator: EmulatorClient
+) -> IsolatedMerchant:
+    """Return a merchant of this test's own, reset before the test; no other merchant is touched."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    merchant = IsolatedMerchant(wishpond_emulator, merchant_id_for(request.node.nodeid, worker))
+    if _mode(request.config, wishpond_emulator) == "strict":
+        configured = [m["id"] for m in wishpond_emulator.merchants() if m.get("configured")]
+        pytest.fail(strict_refusal(wishpond_emulator.url, merchant.id, configured), pytrace=False)
+    merchant.reset()
+    if not request.config.stash.get(_OWNED, False):
+        # A shared server: report this merchant's drops only. Its reset forgot its journal
+        # entries, so what the journal holds for it from now on is this test's.
+        watch_drops(request, wishpond_emulator, after_reset=True, merchant_id=merchant.id)
+    return merchant
+
+
+def _mode(config: pytest.Config, client: EmulatorClient) -> str:
+    if _MODE not in config.stash:
+        config.stash[_MODE] = str(client.health().get("mode", "open"))
+    return config.stash[_MODE]
+
+
+# The client, journal id and merchant (None: any) of a test's drops, for its failure report.
+_DROPS_SINCE = pytest.StashKey[tuple[EmulatorClient, int, "str | None"]]()
 DROPS_SECTION = "wishpond-emulator drops"
 
 
-def watch_drops(request: pytest.FixtureRequest, client: EmulatorClient, after_reset: bool) -> None:
-    """Have a failure of this test report the calls it made that dropped messages."""
+def watch_drops(
+    request: pytest.FixtureRequest,
+    client: EmulatorClient,
+    after_reset: bool,
+    merchant_id: str | None = None,
+) -> None:
+    """Have a failure of this test report the calls it made that dropped messages.
+
+    after_reset: the journal (of merchant_id, or all of it) holds only this test's calls;
+    otherwise the report starts after what it holds now.
+    """
     start = 0
-    if not after_reset:  # a shared journal: start after what is already in it
-        start = max((e["id"] for e in dropped_calls(client)), default=0)
-    request.node.stash[_DROPS_SINCE] = (client, start)
+    if not after_reset:
+        start = max((e["id"] for e in dropped_calls(client, 0, merchant_id)), default=0)
+    request.node.stash[_DROPS_SINCE] = (client, start, merchant_id)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -101,9 +153,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     watched = item.stash.get(_DROPS_SINCE, None)
     if report.when != "call" or not report.failed or watched is None:
         return
-    client, start = watched
+    client, start, merchant_id = watched
     try:
-        entries = dropped_calls(client, after_id=start)
+        entries = dropped_calls(client, start, merchant_id)
     except (EmulatorAPIError, EmulatorUnreachable):
         return  # the emulator is gone or refuses: the failure itself is what matters
     if entries:
