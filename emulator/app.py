@@ -53,6 +53,7 @@ def build(settings: Any = None) -> Flask:
     from emulator import errors
     from emulator.http import admin, dashboard, meta, segment, tracker
     from emulator.http import engage as engage_http
+    from emulator.http import plans as plans_http
     from emulator.settings import Settings
     from emulator.state import Emulator
 
@@ -68,6 +69,7 @@ def build(settings: Any = None) -> Flask:
     app.register_blueprint(engage_http.bp)
     app.register_blueprint(meta.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(plans_http.bp)
     app.after_request(_cors)
     return app
 

@@ -23,6 +23,8 @@ class Note:
     summary: str | None = None
     # Messages not accepted: {index, reason, ...}; on a rejected call, what it would drop.
     drops: list[JSON] = field(default_factory=list)
+    # Calls that break the merchant's tracking plan: {index, type, event, blocked, violations}.
+    violations: list[JSON] = field(default_factory=list)
 
 
 class Journal:
@@ -53,6 +55,7 @@ class Journal:
                     "skipped": note.skipped,
                     "summary": note.summary,
                     "drops": note.drops,
+                    "violations": note.violations,
                 }
             )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from sys import intern
 from typing import Any
@@ -36,6 +37,7 @@ class Event:
         "source",
         "timestamp",
         "type",
+        "violations",
     )
 
     def __init__(
@@ -51,6 +53,7 @@ class Event:
         received_at: str,
         message_id: str | None = None,
         timestamp: str | None = None,
+        violations: Sequence[JSON] | None = None,
     ) -> None:
         self.seq = seq
         self.type = type
@@ -64,6 +67,8 @@ class Event:
         self.message_id = message_id
         # None when it is received_at, which most events' timestamps are.
         self.timestamp = timestamp
+        # The tracking plan's verdict: () when it conforms, None when no plan checked it.
+        self.violations = violations
 
     def to_json(self) -> JSON:
         """Return the wire form of the event."""
@@ -79,6 +84,7 @@ class Event:
             "received_at": self.received_at,
             "timestamp": self.timestamp or self.received_at,
             "message_id": self.message_id,
+            "violations": None if self.violations is None else list(self.violations),
         }
 
 
@@ -238,6 +244,7 @@ class Merchant:
             received_at=now,
             message_id=call.message_id,
             timestamp=call.timestamp if call.timestamp != now else None,
+            violations=call.violations,
         )
         self.add_event(event)
         return lead, event

@@ -66,6 +66,7 @@ def build(merchant_id: str, body: Mapping[str, Any]) -> Merchant:
             source=raw.get("source", "import"),
             received_at=raw.get("received_at") or utc_now(),
             message_id=raw.get("message_id"),
+            violations=raw.get("violations"),
         )
         timestamp = raw.get("timestamp")
         ev.timestamp = timestamp if timestamp != ev.received_at else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from emulator.journal import Journal
+from emulator.planbook import PlanBook
 from emulator.settings import Settings
 from emulator.store import Store
 
@@ -16,8 +17,14 @@ class Emulator:
     settings: Settings
     store: Store
     journal: Journal
+    plans: PlanBook
 
     @classmethod
     def build(cls, settings: Settings) -> Emulator:
         """Make fresh, empty state for one app."""
-        return cls(settings, Store(settings.max_events), Journal(settings.journal_size))
+        return cls(
+            settings,
+            Store(settings.max_events),
+            Journal(settings.journal_size),
+            PlanBook.from_settings(settings),
+        )

@@ -86,8 +86,19 @@ def _sync(note: Note, key: str, name: str | None, members: list[str]) -> Respons
         for message in result.messages:
             message["messageId"] = f"engage-{uuid.uuid4()}"
             message["timestamp"] = now
-        calls = [ingest.to_call(m) for m in result.messages]
-        store.apply(merchant_id, [c for c in calls if isinstance(c, Call)], now=now)
+        tracking = emulator().plans.plan_for(merchant_id)
+        verdict = ingest.Plan(len(result.messages))
+        calls = []
+        for index, message in enumerate(result.messages):
+            call = ingest.to_call(message)
+            if not isinstance(call, Call):
+                continue
+            if tracking is None or not verdict.check(index, message, tracking, call):
+                calls.append(call)
+        store.apply(merchant_id, calls, now=now)
+    if tracking is not None:
+        note.skipped, (note.violations, checked) = verdict.skipped, verdict.verdicts(())
+        emulator().plans.record(merchant_id, tracking, checked)
     note.summary = f"sync {key}: +{len(result.joined)} -{len(result.left)}"
     return jsonify(
         merchant_id=merchant_id,
