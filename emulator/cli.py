@@ -62,6 +62,12 @@ SERVE_OPTIONS = (
         "--segment-responses",
         "faithful (default): /v1 drops bad messages alone, as Segment; strict: 400 for any",
     ),
+    Option(
+        "--tracking-plan",
+        "a Segment tracking plan JSON file for every merchant, or MERCHANT=FILE for one; "
+        "repeatable (the variable takes a comma-separated list)",
+        repeat=True,
+    ),
 )
 READY_OPTIONS = (
     Option("--url", "emulator URL (default from --host/--port)"),
@@ -147,6 +153,10 @@ def settings_from(values: dict[str, Any]) -> Settings:
         kwargs["merchants"] = parse_pairs(values["merchant"], "--merchant")
     if "source" in values:
         kwargs["sources"] = parse_pairs(values["source"], "--source")
+    if "tracking_plan" in values:
+        kwargs["tracking_plans"] = tuple(
+            item.strip() for value in values["tracking_plan"] for item in value.split(",")
+        )
     return Settings(**kwargs)
 
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from emulator.apierrors import EmulatorAPIError
 from emulator.nearmiss import Facts, describe_event_miss, describe_lead_miss, matches
+from emulator.planview import PlanChecks
 
 JSON = dict[str, Any]
 # The admin API caps one long-poll at 60 s; longer waits chain several.
@@ -40,7 +41,7 @@ def _quote(part: str) -> str:
     return urllib.parse.quote(part, safe="")
 
 
-class MerchantView:
+class MerchantView(PlanChecks):
     """One merchant's leads, events and audiences, with waiting assertions."""
 
     def __init__(self, client: Client, merchant_id: str) -> None:
