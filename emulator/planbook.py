@@ -160,5 +160,6 @@ class PlanBook:
                 tally = tallies[merchant_id]
                 plan = self._own.get(merchant_id, self._every) or tally.plan
                 assert plan is not None
-                out.append({"merchant_id": merchant_id, **report(plan, tally)})
+                planned = [name for _, name in plan.planned]
+                out.append({"merchant_id": merchant_id, "planned": planned, **report(plan, tally)})
             return out

@@ -40,11 +40,11 @@ def merge(reports: Iterable[Mapping[str, Any]]) -> list[Coverage]:
     """Merge per-merchant reports into one coverage per plan (its name and planned events)."""
     out: dict[tuple[str | None, tuple[str, ...]], Coverage] = {}
     for report in reports:
-        planned = [*report["planned_seen"], *report["planned_unseen"]]
+        planned = report.get("planned") or sorted(report["planned_seen"] + report["planned_unseen"])
         key = (report["plan"], tuple(sorted(planned)))
         found = out.get(key)
         if found is None:
-            found = out[key] = Coverage(report["plan"], sorted(planned))
+            found = out[key] = Coverage(report["plan"], list(planned))
         merchant = report.get("merchant_id")
         if merchant is not None and merchant not in found.merchants:
             found.merchants.append(merchant)
@@ -53,7 +53,7 @@ def merge(reports: Iterable[Mapping[str, Any]]) -> list[Coverage]:
         for v in report["violations"]:
             triple = (v["event"], v["kind"], v["field"])
             found.violations[triple] = found.violations.get(triple, 0) + v["count"]
-    return sorted(out.values(), key=lambda c: (c.plan or "", c.planned))
+    return sorted(out.values(), key=lambda c: (c.plan or "", sorted(c.planned)))
 
 
 def _who(merchants: Sequence[str]) -> str:
