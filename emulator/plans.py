@@ -110,6 +110,8 @@ def _pick(versions: Mapping[int, Rule], message: Mapping[str, Any]) -> Rule:
 
 
 def _rules(document: Mapping[str, Any]) -> Any:
+    if "rules" in document and "data" in document:
+        raise _refuse("data", "give the rules as rules or as data.rules, not both")
     if "rules" in document:
         return document["rules"]
     data = document.get("data")
@@ -161,8 +163,6 @@ def _rule(index: int, raw: Any) -> tuple[JSON, Rule]:
 
 
 def _block(settings: Any) -> frozenset[str]:
-    if settings is None:
-        return frozenset()
     if not isinstance(settings, Mapping):
         raise _refuse("settings", 'must be an object such as {"block": ["unplanned_event"]}')
     block = settings.get("block", [])
@@ -189,7 +189,7 @@ def parse(document: Any, default_name: str | None = None) -> Plan:
     name = document.get("name", default_name)
     if name is not None and not isinstance(name, str):
         raise _refuse("name", f"must be a string, got {_shown(name)}")
-    block = _block(document.get("settings"))
+    block = _block(document["settings"]) if "settings" in document else frozenset()
     normal: list[JSON] = []
     track: dict[str, dict[int, Rule]] = {}
     singles: dict[str, Rule] = {}
