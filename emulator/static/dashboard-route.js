@@ -1,11 +1,12 @@
-// The views' addresses: #/m/<merchant>[/events|/lead/<id>] and #/requests.
+// The views' addresses: #/m/<merchant>[/events|/plan|/lead/<id>] and #/requests.
 
 import { $, show } from './dashboard-dom.js';
 import { state } from './dashboard-state.js';
 import { renderMerchants, startPoll } from './dashboard-live.js';
 import { refreshDetail, refreshLeads, renderLeads } from './dashboard-leads.js';
+import { refreshPlan } from './dashboard-plan.js';
 
-// -- routing: #/m/<merchant>[/events|/lead/<id>] and #/requests --------------------
+// -- routing: #/m/<merchant>[/events|/plan|/lead/<id>] and #/requests ---------------
 
 export function go(hash) {
   if (location.hash === hash) route();
@@ -25,7 +26,7 @@ function parseHash() {
     return {
       view: 'merchant',
       merchant: parts[1],
-      tab: parts[2] === 'events' ? 'events' : 'leads',
+      tab: parts[2] === 'events' || parts[2] === 'plan' ? parts[2] : 'leads',
       leadId,
     };
   }
@@ -67,8 +68,11 @@ export function route() {
     }
     $('tab-leads').setAttribute('aria-selected', String(state.tab === 'leads'));
     $('tab-events').setAttribute('aria-selected', String(state.tab === 'events'));
+    $('tab-plan').setAttribute('aria-selected', String(state.tab === 'plan'));
     show($('pane-leads'), state.tab === 'leads');
     show($('pane-events'), state.tab === 'events');
+    show($('pane-plan'), state.tab === 'plan');
+    if (state.tab === 'plan') refreshPlan();
   }
   document.title =
     (r.view === 'merchant' ? r.merchant + ' · ' : r.view === 'requests' ? 'Requests · ' : '') +
