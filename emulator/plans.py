@@ -65,27 +65,34 @@ class Plan:
     block: frozenset[str]
     # (type, name) of every planned call in rule order: ("track", key) and ("identify", IDENTIFY).
     planned: tuple[tuple[str, str], ...] = field(default=())
+    # The rule of each event that has one version: most events, found with one look-up.
+    only: Mapping[str, Rule] = field(default_factory=dict)
 
     def check(self, message: Mapping[str, Any]) -> tuple[Violation, ...]:
         """Return the violations of one identify or track message (Segment's shape)."""
-        common = self.common.schema.violations(message) if self.common else NO_VIOLATIONS
         if message.get("type") == "identify":
             own = self.identify.schema.violations(message) if self.identify else NO_VIOLATIONS
         else:
-            versions = self.track.get(message.get("event"))  # type: ignore[arg-type]
-            if versions is None:
-                own = (
-                    {
-                        "kind": UNPLANNED,
-                        "field": "event",
-                        "message": f"{_shown(message.get('event'))} is not in the tracking plan",
-                    },
-                )
-            else:
-                own = _pick(versions, message).schema.violations(message)
-        if not common:
+            event = message.get("event")
+            rule = self.only.get(event)  # type: ignore[arg-type]
+            if rule is None:
+                versions = self.track.get(event)  # type: ignore[arg-type]
+                if versions is None:
+                    said = f"{_shown(event)} is not in the tracking plan"
+                    unplanned = {"kind": UNPLANNED, "field": "event", "message": said}
+                    return (unplanned, *self._common(message, ()))
+                rule = _pick(versions, message)
+            own = rule.schema.violations(message)
+        return self._common(message, own) if self.common else own
+
+    def _common(
+        self, message: Mapping[str, Any], own: tuple[Violation, ...]
+    ) -> tuple[Violation, ...]:
+        """Add the COMMON rule's violations that the call's own rule did not find."""
+        if self.common is None:
             return own
-        return own + tuple(v for v in common if v not in own)
+        common = self.common.schema.violations(message)
+        return own + tuple(v for v in common if v not in own) if common else own
 
     def blocked(self, violations: Iterable[Violation]) -> list[str]:
         """Return the kinds among violations that the plan's settings block."""
@@ -217,8 +224,16 @@ def parse(document: Any, default_name: str | None = None) -> Plan:
             if rule.type == "IDENTIFY" and ("identify", IDENTIFY) not in planned:
                 planned.append(("identify", IDENTIFY))
     out = {"name": name, "rules": normal, "settings": {"block": [k for k in KINDS if k in block]}}
+    only = {key: next(iter(v.values())) for key, v in track.items() if len(v) == 1}
     return Plan(
-        name, out, track, singles.get("IDENTIFY"), singles.get("COMMON"), block, tuple(planned)
+        name,
+        out,
+        track,
+        singles.get("IDENTIFY"),
+        singles.get("COMMON"),
+        block,
+        tuple(planned),
+        only,
     )
 
 

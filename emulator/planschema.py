@@ -116,8 +116,8 @@ def _fast_safe(node: Any, root: bool = True) -> bool:
     return all(_fast_safe(s, root=False) for s in subschemas)
 
 
-def _fast(schema: Any) -> Callable[[Any], bool] | None:
-    """Return a compiled check that says True only for valid documents, or None."""
+def _compile(schema: Any) -> Callable[[Any], Any] | None:
+    """Return fastjsonschema's check of a schema both read alike (it raises when in doubt)."""
     if not isinstance(schema, dict) or not _fast_safe(schema):
         return None
     body = dict(schema)
@@ -125,18 +125,10 @@ def _fast(schema: Any) -> Callable[[Any], bool] | None:
     if body.get("$schema") not in _FAST_DRAFTS:
         body["$schema"] = _DRAFT7
     try:
-        compiled = fastjsonschema.compile(body, formats={}, use_default=False)
+        compiled: Callable[[Any], Any] = fastjsonschema.compile(body, formats={}, use_default=False)
     except Exception:  # a definition fastjsonschema refuses: jsonschema alone decides
         return None
-
-    def accepts(document: Any) -> bool:
-        try:
-            compiled(document)
-        except Exception:  # any doubt goes to jsonschema
-            return False
-        return True
-
-    return accepts
+    return compiled
 
 
 def validator_class(schema: Any) -> type[Validator] | None:
@@ -298,12 +290,33 @@ class RuleSchema:
     def __init__(self, schema: Any) -> None:
         cls = validator_class(schema) or Draft202012Validator
         self.validator = cls(schema, format_checker=FORMATS)
-        self.accepts = _fast(schema)
+        self._compiled = _compile(schema)
+
+    @property
+    def accepts(self) -> Callable[[Any], bool] | None:
+        """Return the compiled check (True only for valid documents), or None without one."""
+        compiled = self._compiled
+        if compiled is None:
+            return None
+
+        def accepts(document: Any) -> bool:
+            try:
+                compiled(document)
+            except Exception:  # any doubt goes to jsonschema
+                return False
+            return True
+
+        return accepts
 
     def violations(self, document: Any) -> tuple[Violation, ...]:
         """Return the document's violations of this schema, () when it conforms."""
-        if self.accepts is not None and self.accepts(document):
-            return NO_VIOLATIONS
+        compiled = self._compiled
+        if compiled is not None:
+            try:
+                compiled(document)
+                return NO_VIOLATIONS
+            except Exception:  # rejected, or in doubt: jsonschema decides and explains
+                pass
         try:
             errors = list(self.validator.iter_errors(document))
         except Exception as exc:  # a schema check_schema passed but that cannot be applied
