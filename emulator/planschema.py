@@ -1,134 +1,27 @@
 """One tracking-plan rule's JSON Schema: checked, compiled once, and its errors as violations.
 
 A rule is validated by jsonschema with the draft its `$schema` names (2020-12 when it names
-none), with the formats below checked. A schema that uses only keywords whose meaning
-fastjsonschema shares is also compiled to Python, and that compiled check is trusted only to
-accept: whatever it rejects is judged again by jsonschema, which writes the violations.
+none), with emulator.planfast's formats; where planfast compiled a fast check, jsonschema only
+judges (and explains) what that check does not accept.
 """
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import fastjsonschema
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
+
+from emulator.planfast import FORMATS, compile_fast
 
 JSON = dict[str, Any]
 Violation = JSON
 NO_VIOLATIONS: tuple[Violation, ...] = ()
 MAX_MESSAGE = 200
-
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)", re.ASCII
-)
-_TIME = re.compile(r"(\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)", re.ASCII)
-
-
-def _date_time(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    match = _RFC3339.fullmatch(value)
-    if match is None:
-        return False
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    try:
-        datetime.datetime(year, month, day, hour, minute, min(second, 59))
-    except ValueError:
-        return False
-    return second <= 60
-
-
-def _time(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    match = _TIME.fullmatch(value)
-    return match is not None and int(match[1]) < 24 and int(match[2]) < 60 and int(match[3]) <= 60
-
-
-def _format_checker() -> FormatChecker:
-    """Return the formats every install checks alike: none depends on an optional package."""
-    checker = FormatChecker(formats=())
-    builtin = FormatChecker.checkers
-    for name in ("email", "idn-email", "ipv4", "ipv6", "regex", "date", "uuid"):
-        func, raises = builtin[name]
-        checker.checks(name, raises)(func)
-    checker.checks("date-time")(_date_time)
-    checker.checks("time")(_time)
-    return checker
-
-
-FORMATS = _format_checker()
-
-# Keywords fastjsonschema reads as jsonschema does (for drafts 4 to 2020-12 alike), and the
-# annotations both ignore. A schema with any other keyword is left to jsonschema alone.
-_FAST_KEYWORDS = frozenset(
-    (
-        "type", "properties", "required", "additionalProperties", "patternProperties",
-        "enum", "const", "pattern", "minimum", "maximum", "exclusiveMinimum",
-        "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems",
-        "minProperties", "maxProperties", "items",
-        "title", "description", "default", "examples", "$comment", "$schema",
-    )
-)  # fmt: skip
-_FAST_DRAFTS = {
-    "http://json-schema.org/draft-04/schema#",
-    "http://json-schema.org/draft-06/schema#",
-    "http://json-schema.org/draft-07/schema#",
-}
-_DRAFT7 = "http://json-schema.org/draft-07/schema#"
-
-
-def _safe_pattern(pattern: Any) -> bool:
-    # fastjsonschema turns `$` into `\Z`, which only narrows a pattern without lookarounds,
-    # inline flags or a `$` in a character class.
-    return (
-        isinstance(pattern, str) and "(?" not in pattern and not re.search(r"\[[^\]]*\$", pattern)
-    )
-
-
-def _fast_safe(node: Any, root: bool = True) -> bool:
-    """Return whether a (sub)schema uses only keywords both validators read alike."""
-    if isinstance(node, bool):
-        return True
-    if not isinstance(node, dict) or not _FAST_KEYWORDS.issuperset(node):
-        return False
-    if "$schema" in node and not root:
-        return False
-    if "pattern" in node and not _safe_pattern(node["pattern"]):
-        return False
-    items = node.get("items", True)
-    if isinstance(items, list):
-        return False
-    subschemas = [items, node.get("additionalProperties", True)]
-    for name in ("properties", "patternProperties"):
-        value = node.get(name, {})
-        if not isinstance(value, dict):
-            return False
-        if name == "patternProperties" and not all(_safe_pattern(p) for p in value):
-            return False
-        subschemas += value.values()
-    return all(_fast_safe(s, root=False) for s in subschemas)
-
-
-def _compile(schema: Any) -> Callable[[Any], Any] | None:
-    """Return fastjsonschema's check of a schema both read alike (it raises when in doubt)."""
-    if not isinstance(schema, dict) or not _fast_safe(schema):
-        return None
-    body = dict(schema)
-    # The keywords allowed above mean the same in 2019-09 and 2020-12 as in draft-07.
-    if body.get("$schema") not in _FAST_DRAFTS:
-        body["$schema"] = _DRAFT7
-    try:
-        compiled: Callable[[Any], Any] = fastjsonschema.compile(body, formats={}, use_default=False)
-    except Exception:  # a definition fastjsonschema refuses: jsonschema alone decides
-        return None
-    return compiled
 
 
 def validator_class(schema: Any) -> type[Validator] | None:
@@ -290,7 +183,7 @@ class RuleSchema:
     def __init__(self, schema: Any) -> None:
         cls = validator_class(schema) or Draft202012Validator
         self.validator = cls(schema, format_checker=FORMATS)
-        self._compiled = _compile(schema)
+        self._compiled = compile_fast(schema)
 
     @property
     def accepts(self) -> Callable[[Any], bool] | None:

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from jsonschema.validators import validator_for
 
 from emulator import create_app
-from emulator.planschema import FORMATS, RuleSchema
+from emulator.planfast import FORMATS
+from emulator.planschema import RuleSchema
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"plan-prop:").decode()}
 PLAN = "/_emulator/merchants/plan-prop/tracking-plan"
