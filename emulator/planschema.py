@@ -177,18 +177,33 @@ def _violations(error: ValidationError) -> Iterator[Violation]:
         yield {"kind": kind, "field": field, "message": message}
 
 
+_UNCOMPILED: Any = object()
+
+
 class RuleSchema:
-    """A rule's schema, compiled once: violations of a document, fast when it conforms."""
+    """A rule's schema, compiled once: violations of a document, fast when it conforms.
+
+    The fast check is compiled when the rule is first used (a few ms each), so that a plan of
+    hundreds of events loads in a moment and a test run pays only for the events it sends.
+    """
 
     def __init__(self, schema: Any) -> None:
         cls = validator_class(schema) or Draft202012Validator
+        self.schema = schema
         self.validator = cls(schema, format_checker=FORMATS)
-        self._compiled = compile_fast(schema)
+        self._compiled: Callable[[Any], Any] | None = _UNCOMPILED
+
+    def _fast(self) -> Callable[[Any], Any] | None:
+        compiled = self._compiled
+        if compiled is _UNCOMPILED:
+            # Two threads may both compile it the first time; either result is the same.
+            compiled = self._compiled = compile_fast(self.schema)
+        return compiled
 
     @property
     def accepts(self) -> Callable[[Any], bool] | None:
         """Return the compiled check (True only for valid documents), or None without one."""
-        compiled = self._compiled
+        compiled = self._fast()
         if compiled is None:
             return None
 
@@ -204,6 +219,8 @@ class RuleSchema:
     def violations(self, document: Any) -> tuple[Violation, ...]:
         """Return the document's violations of this schema, () when it conforms."""
         compiled = self._compiled
+        if compiled is _UNCOMPILED:
+            compiled = self._fast()
         if compiled is not None:
             try:
                 compiled(document)
