@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import os
+import re
 import signal
 import sys
 import threading
@@ -13,10 +15,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from emulator.errors import EmulatorError
-from emulator.settings import Settings, parse_pairs
+from emulator.settings import Settings, parse_pairs, split_list
 
 ENV_PREFIX = "WISHPOND_EMULATOR_"
 
@@ -55,9 +57,18 @@ SERVE_OPTIONS = (
     Option("--admin-token", "require 'Authorization: Bearer TOKEN' on /_emulator/*"),
     Option("--import", "state file or fixture to load at start"),
     Option("--export-on-exit", "write the state to this file on SIGTERM or Ctrl-C"),
-    Option("--threads", "worker threads (default 32)", int),
+    Option(
+        "--threads", "worker threads (default 32; long-polls park on threads of their own)", int
+    ),
     Option("--max-wait", "longest long-poll wait in seconds (default 60)", float),
     Option("--quiet", "print nothing but errors", switch=True),
+    Option(
+        "--allowed-host",
+        "host name the admin API and dashboard answer besides loopback ones; repeatable; * for any",
+        repeat=True,
+    ),
+    Option("--journal-max-bytes", "request journal memory bound (default 67108864)", int),
+    Option("--journal-body-bytes", "request body bytes the journal keeps (default 16384)", int),
 )
 READY_OPTIONS = (
     Option("--url", "emulator URL (default from --host/--port)"),
@@ -68,7 +79,20 @@ READY_OPTIONS = (
 )
 # The flag names (and env names) of --merchant and --source are singular; the
 # environment variables are plural lists, as in WISHPOND_EMULATOR_MERCHANTS=a:1,b:2.
-PLURAL_ENV = {"merchant": ENV_PREFIX + "MERCHANTS", "source": ENV_PREFIX + "SOURCES"}
+PLURAL_ENV = {
+    "merchant": ENV_PREFIX + "MERCHANTS",
+    "source": ENV_PREFIX + "SOURCES",
+    "allowed_host": ENV_PREFIX + "ALLOWED_HOSTS",
+}
+KINDS: dict[Any, str] = {int: "whole number", float: "number"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line naming the problem and where help is, then exit 2."""
+        self.exit(2, f"wishpond-emulator: {message}; see {self.prog} --help.\n")
 
 
 def _add(parser: argparse.ArgumentParser, options: Sequence[Option]) -> None:
@@ -84,29 +108,48 @@ def _add(parser: argparse.ArgumentParser, options: Sequence[Option]) -> None:
 
 
 def _resolve(
-    ns: argparse.Namespace, options: Sequence[Option], environ: dict[str, str]
+    ns: argparse.Namespace,
+    options: Sequence[Option],
+    environ: dict[str, str],
+    from_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Merge flags over environment variables; unset stays absent."""
+    """Merge flags over environment variables; unset stays absent.
+
+    from_env, when given, gets flag -> variable for each value an environment variable gave.
+    """
     out: dict[str, Any] = {}
     for opt in options:
         value = getattr(ns, opt.dest)
         env = PLURAL_ENV.get(opt.dest, opt.env)
-        if value is None and environ.get(env, "") != "":
+        # An empty token would silently open the admin API; say so instead of ignoring it.
+        given = environ.get(env, "") != "" or (opt.dest == "admin_token" and env in environ)
+        if value is None and given:
             raw = environ[env]
             try:
                 value = [raw] if opt.repeat else _truthy(raw) if opt.switch else opt.type(raw)
             except ValueError:
+                kind = KINDS.get(opt.type, "valid value")
                 raise EmulatorError(
-                    "invalid_setting", f"{env}={raw!r} is not a valid value."
+                    "invalid_setting",
+                    f"{env}={raw[:40]!r} is not a {kind}; set it to a {kind}, or unset it.",
                 ) from None
+            if from_env is not None:
+                from_env[opt.flag] = env
         if value is not None:
             out[opt.dest] = value
     return out
 
 
+def _as_given(message: str, from_env: dict[str, str]) -> str:
+    """Name the environment variable instead of the flag for each setting it gave."""
+    for flag, env in from_env.items():
+        message = re.sub(re.escape(flag) + r"(?![\w-])", env, message)
+    return message
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for both subcommands."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="wishpond-emulator",
         description="A local, stateful emulator of Wishpond's marketing tracker.",
     )
@@ -133,6 +176,8 @@ def settings_from(values: dict[str, Any]) -> Settings:
         "threads",
         "max_wait",
         "quiet",
+        "journal_max_bytes",
+        "journal_body_bytes",
     ):
         if key in values:
             kwargs[key] = values[key]
@@ -141,7 +186,11 @@ def settings_from(values: dict[str, Any]) -> Settings:
     if "merchant" in values:
         kwargs["merchants"] = parse_pairs(values["merchant"], "--merchant")
     if "source" in values:
-        kwargs["sources"] = parse_pairs(values["source"], "--source")
+        kwargs["sources"] = parse_pairs(
+            values["source"], "--source", "WRITE_KEY:MERCHANT_ID", "wk_live_123:m1"
+        )
+    if "allowed_host" in values:
+        kwargs["allowed_hosts"] = tuple(split_list(values["allowed_host"]))
     return Settings(**kwargs)
 
 
@@ -152,23 +201,25 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["serve", *argv]
     ns = build_parser().parse_args(argv)
+    from_env: dict[str, str] = {}
     try:
         if ns.command == "ready":
-            return ready(_resolve(ns, READY_OPTIONS, environ))
-        return serve(settings_from(_resolve(ns, SERVE_OPTIONS, environ)))
+            return ready(_resolve(ns, READY_OPTIONS, environ, from_env))
+        return serve(settings_from(_resolve(ns, SERVE_OPTIONS, environ, from_env)))
     except EmulatorError as exc:
-        print(f"wishpond-emulator: {exc.message}", file=sys.stderr)
+        print(f"wishpond-emulator: {_as_given(exc.message, from_env)}", file=sys.stderr)
         return 2
 
 
 def serve(settings: Settings) -> int:
     """Serve until SIGTERM or Ctrl-C, then drain and optionally export."""
     from emulator import create_app
-    from emulator.server import Server
-    from emulator.snapshot import load_state_file, write_atomically
+    from emulator.snapshot import load_state_file, prepare_export, write_atomically
 
     app = create_app(settings)
     emu = app.extensions["wishpond_emulator"]
+    if settings.export_on_exit:
+        prepare_export(settings.export_on_exit)  # found now, not at exit with the state lost
     if settings.import_path:
         gc.disable()  # millions of new objects, none of them garbage: don't scan them mid-load
         try:
@@ -177,7 +228,7 @@ def serve(settings: Settings) -> int:
             gc.enable()
     # What exists now lives until exit; keep it out of every later collection.
     gc.freeze()
-    server = Server(app, settings)
+    server = _bind(app, settings)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -189,11 +240,39 @@ def serve(settings: Settings) -> int:
     if not settings.quiet:
         print(f"wishpond-emulator ready on {server.url}", flush=True)
     server.run_until(stop)
-    emu.store.close()
+    emu.close()
     server.drain()
     if settings.export_on_exit:
         write_atomically(settings.export_on_exit, emu.store.export())
     return 0
+
+
+def _bind(app: Any, settings: Settings) -> Any:
+    """Start the server on the configured address, or raise one clear line saying why not."""
+    from emulator.server import Server
+
+    where = f"--host {settings.host} --port {settings.port}"
+    try:
+        return Server(app, settings)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            problem = (
+                f"--port {settings.port} is in use by another process on {settings.host}; stop "
+                "it, or choose another --port (0 picks a free one)."
+            )
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            problem = (
+                f"--host {settings.host} is not an address of this machine; use 127.0.0.1 "
+                "(this machine only) or 0.0.0.0 (every interface)."
+            )
+        else:
+            problem = f"{where} cannot be bound ({exc.strerror or exc}); choose another address."
+    except ValueError:  # waitress: a host name that resolves to nothing
+        problem = (
+            f"--host {settings.host} does not resolve to an address; use 127.0.0.1 (this "
+            "machine only) or 0.0.0.0 (every interface)."
+        )
+    raise EmulatorError("invalid_setting", problem)
 
 
 def ready(values: dict[str, Any]) -> int:
@@ -215,6 +294,20 @@ def ready(values: dict[str, Any]) -> int:
                 if response.status == 200:
                     return 0
         except urllib.error.HTTPError as exc:
+            if exc.code == 401:
+                # Retrying cannot help: the server is up and wants a token.
+                given = "admin_token" in values
+                raise EmulatorError(
+                    "invalid_setting",
+                    f"{health} answered 401: "
+                    + (
+                        "the --admin-token given does not match the server's; pass the token "
+                        "the server was started with."
+                        if given
+                        else "the server needs its admin token; pass --admin-token TOKEN (or set "
+                        "WISHPOND_EMULATOR_ADMIN_TOKEN)."
+                    ),
+                ) from None
             last = f"HTTP {exc.code}"
         except (OSError, ValueError) as exc:
             last = str(getattr(exc, "reason", exc))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import contract
-from emulator import destination, engage
+from emulator import destination, engage, limits
 from emulator.calls import JSON, Call
 from emulator.errors import EmulatorError
 
@@ -123,6 +123,10 @@ def plan(messages: Sequence[Any], body_bytes: int | None = None) -> Plan:
         if isinstance(mapped, destination.Skip):
             out.skipped.append({"index": index, "type": mapped.type, "reason": mapped.reason})
             continue
+        problem = _id_problem(mapped)
+        if problem is not None:
+            out.errors.append({"index": index, "field": problem[0], "message": problem[1]})
+            continue
         out.calls.append(mapped)
         note = None if mapped.audiences else engage.ignored_toggle(message, marker)
         if note is not None:
@@ -130,12 +134,24 @@ def plan(messages: Sequence[Any], body_bytes: int | None = None) -> Plan:
     return out
 
 
+def _id_problem(call: Call) -> tuple[str, str] | None:
+    """Return (field, problem) for an id that is unusable once made a string, or None."""
+    for field_name, value in (("userId", call.lead_id), ("anonymousId", call.anonymous_id)):
+        if value is not None:
+            problem = limits.id_problem(value, field_name)
+            # Any anonymous id a URL never names is fine; a lead id must be named in paths.
+            if problem is not None and (field_name == "userId" or len(value) > limits.MAX_ID):
+                return field_name, problem
+    return None
+
+
 def batch_messages(body: Mapping[str, Any]) -> list[Any]:
     """Return a batch's messages with the batch-level context merged into each."""
     shared = body.get("context") or {}
     return [
         {**m, "context": {**shared, **(m.get("context") or {})}}
-        if shared and isinstance(m, dict) and isinstance(m.get("context") or {}, dict)
-        else m  # anything else is left for the message schema to report
+        # Only an absent or object context merges: a bad one is left for the schema to report.
+        if shared and isinstance(m, dict) and isinstance(m.get("context", {}), dict)
+        else m
         for m in body["batch"]
     ]

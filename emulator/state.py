@@ -20,4 +20,10 @@ class Emulator:
     @classmethod
     def build(cls, settings: Settings) -> Emulator:
         """Make fresh, empty state for one app."""
-        return cls(settings, Store(settings.max_events), Journal(settings.journal_size))
+        journal = Journal(settings.journal_size, settings.journal_max_bytes)
+        return cls(settings, Store(settings.max_events), journal)
+
+    def close(self) -> None:
+        """Release every long-poll, of the store and the journal: the server is stopping."""
+        self.store.close()
+        self.journal.close()

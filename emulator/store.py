@@ -23,6 +23,14 @@ def _match(value: Any, wanted: str) -> bool:
     return False
 
 
+class _Parked:
+    """The long-polls waiting on one merchant: a condition on the store's lock, and a count."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.cond = threading.Condition(lock)
+        self.count = 0
+
+
 class Store:
     """Every merchant's state behind one lock, bounded by max_events."""
 
@@ -31,7 +39,8 @@ class Store:
         self._merchants: dict[str, Merchant] = {}
         self._total = 0
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
+        # One condition per merchant with long-polls parked: a write wakes only its merchant's.
+        self._parked: dict[str, _Parked] = {}
         self._closed = False
 
     # -- writes -------------------------------------------------------------
@@ -59,7 +68,7 @@ class Store:
                 merchant = self._merchants[merchant_id] = Merchant(merchant_id)
             results = [merchant.apply(call, now) for call in calls]
             self._total += len(calls)
-            self._changed.notify_all()
+            self._wake(merchant_id)
             if not answer:
                 return []
             # Only identify answers with the lead; track and page skip the copy.
@@ -120,13 +129,21 @@ class Store:
                 merchant = self._merchants.pop(merchant_id, None)
                 if merchant is not None:
                     self._total -= len(merchant.events)
-            self._changed.notify_all()
+            self._wake(merchant_id)
 
     def close(self) -> None:
         """Release every long-poll now; the server is shutting down."""
         with self._lock:
             self._closed = True
-            self._changed.notify_all()
+            self._wake()
+
+    def _wake(self, merchant_id: str | None = None) -> None:
+        """Wake the long-polls of one merchant, or of all (the caller holds the lock)."""
+        if merchant_id is None:
+            for parked in self._parked.values():
+                parked.cond.notify_all()
+        elif merchant_id in self._parked:
+            self._parked[merchant_id].cond.notify_all()
 
     # -- reads --------------------------------------------------------------
 
@@ -199,13 +216,24 @@ class Store:
         """Return matching events; with wait, block until min_count match or time runs out."""
         deadline = time.monotonic() + wait
         with self._lock:
-            while True:
-                merchant = self._merchants.get(merchant_id)
-                found = merchant.select(lead_id, type, event, after_seq) if merchant else []
-                remaining = deadline - time.monotonic()
-                if len(found) >= min_count or remaining <= 0 or self._closed:
-                    return [e.to_json() for e in found]
-                self._changed.wait(remaining)
+            parked: _Parked | None = None
+            try:
+                while True:
+                    merchant = self._merchants.get(merchant_id)
+                    found = merchant.select(lead_id, type, event, after_seq) if merchant else []
+                    remaining = deadline - time.monotonic()
+                    if len(found) >= min_count or remaining <= 0 or self._closed:
+                        return [e.to_json() for e in found]
+                    if parked is None:
+                        parked = self._parked.get(merchant_id) or _Parked(self._lock)
+                        self._parked[merchant_id] = parked
+                        parked.count += 1
+                    parked.cond.wait(remaining)
+            finally:
+                if parked is not None:
+                    parked.count -= 1
+                    if not parked.count:
+                        del self._parked[merchant_id]
 
     # -- whole state --------------------------------------------------------
 
@@ -230,4 +258,4 @@ class Store:
                 )
             self._merchants = merchants
             self._total = total
-            self._changed.notify_all()
+            self._wake()
