@@ -1,7 +1,7 @@
-// The request journal: every call on the tracker, Segment and Engage surfaces, polled.
+// The request journal: every call on the tracker, Segment and Engage surfaces, long-polled.
 
-import { $, clear, el, pretty, show, timeNode } from './dashboard-dom.js';
-import { JOURNAL_EVERY_MS, JOURNAL_KEEP, actions, state } from './dashboard-state.js';
+import { $, clear, el, pretty, show, sleep, timeNode } from './dashboard-dom.js';
+import { JOURNAL_KEEP, actions, state } from './dashboard-state.js';
 import { call, lostContact, setLive } from './dashboard-api.js';
 
 // -- the request journal -------------------------------------------------------
@@ -36,10 +36,28 @@ function reasonNodes(entry) {
     ]
       .filter(Boolean)
       .join(' ');
-    const text = (what ? what + ': ' : '') + pretty(skip.reason);
-    out.push(el('span', { class: 'reason', text: [text].concat(extra).join(' · ') }));
+    const parts = [(what ? what + ': ' : '') + pretty(skip.reason)].concat(extra);
+    const isolated = parts.flatMap((p, i) => [i ? ' · ' : null, el('bdi', { text: p })]);
+    out.push(el('span', { class: 'reason' }, isolated));
   }
   return out;
+}
+
+// The request as received (headers without credentials, the start of the body), folded away.
+function captureNode(entry) {
+  if (!entry.headers && entry.body === undefined) return null;
+  const lines = Object.entries(entry.headers || {}).map(([k, v]) => k + ': ' + v);
+  let text = lines.join('\n');
+  if (entry.body !== null && entry.body !== undefined) text += '\n\n' + entry.body;
+  if (entry.body_truncated) {
+    text += '\n… (the journal keeps the first bytes of ' + entry.body_bytes + ')';
+  }
+  return el(
+    'details',
+    { class: 'capture' },
+    el('summary', { text: 'request' }),
+    el('pre', { class: 'v v-json', text }),
+  );
 }
 
 function journalRow(entry) {
@@ -53,8 +71,9 @@ function journalRow(entry) {
     el(
       'td',
       null,
-      el('span', { class: 'mono', text: entry.method + ' ' + entry.path }),
+      el('span', { class: 'mono' }, entry.method + ' ', el('bdi', { text: entry.path })),
       entry.summary ? el('span', { class: 'summary', text: entry.summary }) : null,
+      captureNode(entry),
     ),
     el('td', { class: 'mono', text: entry.merchant_id || '' }),
     el('td', { class: 'num status s' + String(entry.status).charAt(0), text: entry.status }),
@@ -86,8 +105,10 @@ export function renderJournal(fresh) {
   }
 }
 
-async function pullJournal() {
-  const body = await call('/requests?after_id=' + state.journalAfter);
+// One long-poll: answers at once with anything newer, else when the next call is journaled.
+async function pullJournal(first) {
+  const wait = first ? '' : '&wait=' + state.wait + '&min_count=1';
+  const body = await call('/requests?after_id=' + state.journalAfter + wait);
   actions.regainedContact();
   if (state.merchant === null) setLive('live', 'Live');
   const fresh = body.requests;
@@ -95,27 +116,43 @@ async function pullJournal() {
     'Every call on the tracker, Segment and Engage surfaces, newest first. The emulator keeps the last ' +
     body.capacity.toLocaleString() +
     (body.dropped ? '; ' + body.dropped.toLocaleString() + ' older entries were dropped.' : '.');
-  if (fresh.length === 0) return;
+  if (fresh.length === 0) return false;
   state.journalAfter = fresh[fresh.length - 1].id;
   state.journal = state.journal.concat(fresh).slice(-JOURNAL_KEEP);
   renderJournal(fresh);
   actions.refreshMerchants();
+  return true;
 }
 
+// Resolves the wait of a hidden tab; the page calls it when the tab is shown again.
 export let wakeJournal = () => {};
 
+function shown() {
+  return new Promise((resolve) => {
+    wakeJournal = resolve;
+    if (!document.hidden) resolve();
+  });
+}
+
 export async function journalLoop() {
+  let first = true;
+  let backoff = 1000;
   for (;;) {
-    if (!document.hidden) {
-      try {
-        await pullJournal();
-      } catch (err) {
-        lostContact(err);
+    if (document.hidden) await shown(); // a hidden tab holds no connection open
+    try {
+      const got = await pullJournal(first);
+      first = false;
+      backoff = 1000;
+      // Let a burst arrive as one batch; never spin when the server allows no waiting.
+      if (got || state.wait < 1) await sleep(state.wait < 1 ? 2000 : 200);
+    } catch (err) {
+      if (err.code === 'invalid_parameter' && !first && state.wait >= 1) {
+        state.wait = Math.floor(state.wait / 2); // the emulator caps waits lower (--max-wait)
+        continue;
       }
+      lostContact(err);
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, 10000);
     }
-    await new Promise((resolve) => {
-      wakeJournal = resolve;
-      setTimeout(resolve, JOURNAL_EVERY_MS);
-    });
   }
 }
