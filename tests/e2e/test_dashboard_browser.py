@@ -385,7 +385,9 @@ def test_any_lead_id_the_api_accepts_opens(page: Page, serve: Callable[..., Serv
     page.goto(srv.url + "/#/m/m1")
     expect(page.locator("#leads .lead-row")).to_have_count(len(ODD_IDS))
     for lead_id in ODD_IDS:
-        page.locator(f"#leads .lead-row[data-lead-id={json.dumps(lead_id, ensure_ascii=False)}]").click()
+        page.locator(
+            f"#leads .lead-row[data-lead-id={json.dumps(lead_id, ensure_ascii=False)}]"
+        ).click()
         expect(page.locator("#detail-sub")).to_have_text(lead_id)
         expect(page.locator("#detail-meta .mono")).to_have_text(lead_id)
     # A bookmarked address opens the same lead after a reload.

@@ -83,9 +83,11 @@ def test_a_page_on_another_site_cannot_reset_the_emulator(
         page = context.new_page()
         page.on(
             "response",
-            lambda r: seen.append((r.request.method, urlsplit(r.url).path, r.status))
-            if "/_emulator/" in r.url
-            else None,
+            lambda r: (
+                seen.append((r.request.method, urlsplit(r.url).path, r.status))
+                if "/_emulator/" in r.url
+                else None
+            ),
         )
         port = urlsplit(pages).port
         # Same site (another port of 127.0.0.1), then another site altogether.
@@ -95,9 +97,10 @@ def test_a_page_on_another_site_cannot_reset_the_emulator(
             assert state(srv.url) == before, f"a page at {origin} changed the state"
         sent = [(m, p, status) for m, p, status in seen if m != "OPTIONS"]
         # Per origin: the no-cors reset, the no-cors state post and the form's reset.
-        assert sorted(sent) == [("POST", "/_emulator/reset", 403)] * 4 + [
-            ("POST", "/_emulator/state", 403)
-        ] * 2, seen
+        assert (
+            sorted(sent)
+            == [("POST", "/_emulator/reset", 403)] * 4 + [("POST", "/_emulator/state", 403)] * 2
+        ), seen
 
         # The dashboard's own origin may change state, so the refusal is the origin's doing.
         page.goto(srv.url + "/")
