@@ -42,39 +42,55 @@ class Option:
         return ENV_PREFIX + self.dest.upper()
 
 
+def _whole(value: str) -> int:
+    """Return value as an int, or say it is not a whole number."""
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value[:40]!r} is not a whole number") from None
+
+
+def _number(value: str) -> float:
+    """Return value as a float, or say it is not a number."""
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value[:40]!r} is not a number") from None
+
+
 def _truthy(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 SERVE_OPTIONS = (
     Option("--host", "address to bind (default 127.0.0.1; the container uses 0.0.0.0)"),
-    Option("--port", "port to bind (default 9474; 0 picks a free one)", int),
+    Option("--port", "port to bind (default 9474; 0 picks a free one)", _whole),
     Option("--merchant", "ID:KEY of a merchant; repeatable; turns on strict mode", repeat=True),
     Option("--source", "WRITE_KEY:MERCHANT_ID of a Segment source; repeatable", repeat=True),
-    Option("--max-events", "cap on stored events across merchants (default 1000000)", int),
-    Option("--journal-size", "request journal entries kept (default 10000)", int),
-    Option("--max-body-bytes", "largest accepted request body (default 1048576)", int),
+    Option("--max-events", "cap on stored events across merchants (default 1000000)", _whole),
+    Option("--journal-size", "request journal entries kept (default 10000)", _whole),
+    Option("--max-body-bytes", "largest accepted request body (default 1048576)", _whole),
     Option("--admin-token", "require 'Authorization: Bearer TOKEN' on /_emulator/*"),
     Option("--import", "state file or fixture to load at start"),
     Option("--export-on-exit", "write the state to this file on SIGTERM or Ctrl-C"),
     Option(
-        "--threads", "worker threads (default 32; long-polls park on threads of their own)", int
+        "--threads", "worker threads (default 32; long-polls park on threads of their own)", _whole
     ),
-    Option("--max-wait", "longest long-poll wait in seconds (default 60)", float),
+    Option("--max-wait", "longest long-poll wait in seconds (default 60)", _number),
     Option("--quiet", "print nothing but errors", switch=True),
     Option(
         "--allowed-host",
         "host name the admin API and dashboard answer besides loopback ones; repeatable; * for any",
         repeat=True,
     ),
-    Option("--journal-max-bytes", "request journal memory bound (default 67108864)", int),
-    Option("--journal-body-bytes", "request body bytes the journal keeps (default 16384)", int),
+    Option("--journal-max-bytes", "request journal memory bound (default 67108864)", _whole),
+    Option("--journal-body-bytes", "request body bytes the journal keeps (default 16384)", _whole),
 )
 READY_OPTIONS = (
     Option("--url", "emulator URL (default from --host/--port)"),
-    Option("--timeout", "seconds to keep trying (default 10)", float),
+    Option("--timeout", "seconds to keep trying (default 10)", _number),
     Option("--host", "host to check when --url is not given"),
-    Option("--port", "port to check when --url is not given", int),
+    Option("--port", "port to check when --url is not given", _whole),
     Option("--admin-token", "bearer token for the health check"),
 )
 # The flag names (and env names) of --merchant and --source are singular; the
@@ -84,7 +100,7 @@ PLURAL_ENV = {
     "source": ENV_PREFIX + "SOURCES",
     "allowed_host": ENV_PREFIX + "ALLOWED_HOSTS",
 }
-KINDS: dict[Any, str] = {int: "whole number", float: "number"}
+KINDS: dict[Any, str] = {_whole: "whole number", _number: "number"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -127,7 +143,7 @@ def _resolve(
             raw = environ[env]
             try:
                 value = [raw] if opt.repeat else _truthy(raw) if opt.switch else opt.type(raw)
-            except ValueError:
+            except (ValueError, argparse.ArgumentTypeError):
                 kind = KINDS.get(opt.type, "valid value")
                 raise EmulatorError(
                     "invalid_setting",
