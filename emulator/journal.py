@@ -19,6 +19,8 @@ ITEMS_MAX = 100
 # Below this an entry's values are summarised, never walked.
 DEPTH_MAX = 12
 UNCLIPPED = frozenset(("body",))
+# The order of an entry's first fields; the Note's own fields follow.
+_HEAD = {"surface": None, "method": None, "path": None, "merchant_id": None}
 
 
 @dataclass
@@ -45,6 +47,8 @@ def clip(value: Any, path: str, cut: dict[str, int], depth: int = 0) -> tuple[An
     bound tracks its real footprint.
     """
     kind = type(value)
+    if kind is dict and all(type(v) is str for v in value.values()):
+        return _clip_texts(value, path, cut)
     if kind is str:
         if len(value) > TEXT_MAX:
             cut[path] = len(value)
@@ -72,6 +76,24 @@ def clip(value: Any, path: str, cut: dict[str, int], depth: int = 0) -> tuple[An
     return value, 0 if value is None or kind is bool else 32
 
 
+def _clip_texts(value: dict[str, str], path: str, cut: dict[str, int]) -> tuple[Any, int]:
+    """Return clip() of an object whose values are all texts (headers, most skip reasons)."""
+    weight = 64 + 40 * len(value) + 98 * len(value)
+    if len(value) > ITEMS_MAX or any(
+        len(k) > TEXT_MAX or len(v) > TEXT_MAX for k, v in value.items()
+    ):
+        out = {}
+        for key, text in list(value.items())[:ITEMS_MAX]:
+            if len(text) > TEXT_MAX:
+                cut[f"{path}.{key}"] = len(text)
+                text = text[:TEXT_MAX]
+            out[key[:TEXT_MAX]] = text
+        if len(value) > ITEMS_MAX:
+            cut[path] = len(value)
+        value = out
+    return value, weight + sum(len(k) + len(v) for k, v in value.items())
+
+
 class Journal:
     """Keep the last `capacity` entries within `max_bytes`, and count the ones that fell off."""
 
@@ -93,32 +115,27 @@ class Journal:
 
     def record(self, note: Note, status: int, error: JSON | None = None) -> None:
         """Append the entry for one call, stamping it with an id and the time."""
-        entry: JSON = {
-            "surface": note.surface,
-            "method": note.method,
-            "path": note.path,
-            "merchant_id": note.merchant_id,
-            "status": status,
-            "error": error,
-            "skipped": note.skipped,
-            "summary": note.summary,
-        }
-        # Fields added to Note later are journaled too, and clipped like the rest.
-        for name, value in vars(note).items():
-            entry.setdefault(name, value)
+        # Every field of the Note is journaled (fields added to it later too), clipped alike.
+        entry: JSON = {"id": 0, "at": "", **_HEAD, "status": status, "error": error, **vars(note)}
         cut: dict[str, int] = {}
-        weight = 64 + 40 * (len(entry) + 3)
+        weight = 64 + 40 * len(entry)
         for name, value in entry.items():
-            if name in UNCLIPPED or not value or type(value) in (int, bool):
-                weight += 49 + len(value) if type(value) is str else 32
-            else:
+            kind = type(value)
+            if kind is str:
+                if len(value) > TEXT_MAX and name not in UNCLIPPED:
+                    value, w = clip(value, name, cut)
+                    entry[name] = value
+                weight += 49 + len(value)
+            elif (kind is list or kind is dict) and value:
                 entry[name], w = clip(value, name, cut)
                 weight += w
+            else:
+                weight += 32
         if cut:
             entry["clipped"] = cut
             weight += 64 + 90 * len(cut)
         with self._lock:
-            entry = {"id": next(self._ids), "at": utc_now(), **entry}
+            entry["id"], entry["at"] = next(self._ids), utc_now()
             self._entries.append((entry, weight))
             self._bytes += weight
             while len(self._entries) > 1 and (

@@ -83,13 +83,25 @@ def journaled(view: Callable[..., Response]) -> Callable[..., Response]:
     return call
 
 
-# Never journaled: credentials a client sends in headers.
-SECRET_HEADERS = frozenset(("authorization", "proxy-authorization", "cookie"))
+# Never journaled: credentials a client sends in headers (as WSGI names them).
+SECRET_HEADERS = frozenset(("HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION", "HTTP_COOKIE"))
+_BODY_HEADERS = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
+
+
+@functools.cache
+def _header_name(key: str) -> str:
+    """Return the header name a WSGI environ key stands for: HTTP_USER_AGENT -> User-Agent."""
+    return _BODY_HEADERS.get(key) or key[5:].replace("_", "-").title()
 
 
 def capture(note: Note, limit: int) -> None:
     """Copy the request's headers (never credentials) and its body's first limit bytes."""
-    note.headers = {k: v for k, v in request.headers.items() if k.lower() not in SECRET_HEADERS}
+    environ = request.environ
+    note.headers = {
+        _header_name(k): v
+        for k, v in environ.items()
+        if (k[:5] == "HTTP_" and k not in SECRET_HEADERS) or k in _BODY_HEADERS
+    }
     size = request.content_length
     if size is not None and size > (current_app.config["MAX_CONTENT_LENGTH"] or size):
         note.body_bytes, note.body_truncated = size, True  # refused unread: nothing to show
@@ -99,14 +111,16 @@ def capture(note: Note, limit: int) -> None:
     except Exception:  # an unreadable body answered its own error; the entry says so
         return
     note.body_bytes = len(data)
-    if request.headers.get("Content-Encoding", "").strip().lower() == "gzip":
+    if environ.get("HTTP_CONTENT_ENCODING", "").strip().lower() == "gzip":
         data = _inflate_head(data, limit + 1)
     if not data:
         return
-    note.body_truncated = len(data) > limit
+    if len(data) <= limit:
+        note.body = data.decode("utf-8", "replace")
+        return
+    note.body_truncated = True
     # Not final: a character the cut splits is left out rather than shown as garbage.
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    note.body = decoder.decode(data[:limit], final=not note.body_truncated)
+    note.body = codecs.getincrementaldecoder("utf-8")("replace").decode(data[:limit])
 
 
 def _inflate_head(data: bytes, limit: int) -> bytes:
@@ -134,7 +148,7 @@ def no_empty_segments() -> None:
 
 def known_query_only() -> None:
     """Refuse a query parameter an admin route does not declare (its OpenAPI facts list them)."""
-    if not request.args or not request.path.startswith("/_emulator/"):
+    if not request.environ.get("QUERY_STRING") or not request.path.startswith("/_emulator/"):
         return
     view = current_app.view_functions.get(request.endpoint or "")
     doc = doc_of(view) if view is not None else None
