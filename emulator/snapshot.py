@@ -143,6 +143,13 @@ def prepare_export(path: str) -> None:
         raise EmulatorError(
             "invalid_setting", f"--export-on-exit {path} is a directory; name a file in it."
         )
+    blocker = next((p for p in target.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise EmulatorError(
+            "invalid_setting",
+            f"--export-on-exit {path} cannot be written: {blocker} is a file, not a directory; "
+            "choose a file in a directory the emulator may write to.",
+        )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")

@@ -26,7 +26,7 @@ from tests.e2e.conftest import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
 
-# Waits cover the journal's 2 s poll and a busy CI machine; the long-poll answers at once.
+# Waits cover a busy CI machine; the long-polls answer at once.
 # A module-own expect, so the longer timeout does not leak into other browser tests.
 TIMEOUT = 10_000
 expect = type(default_expect)()
@@ -172,7 +172,7 @@ def test_hidden_tab_stops_polling_and_catches_up(page: Page, serve: Callable[...
     watched = ("/events?", "/requests?")
     page.on("request", lambda r: polls.append(r.url) if any(w in r.url for w in watched) else None)
     send(srv.url, "identify", id="h2")
-    page.wait_for_timeout(3000)  # longer than the journal's 2 s poll
+    page.wait_for_timeout(3000)  # time for any poll a hidden tab should not make
     assert polls == [], "a hidden tab kept polling"
     expect(lead_row(page, "h2")).to_have_count(0)
 
