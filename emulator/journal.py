@@ -159,6 +159,15 @@ class Journal:
             self._closed = True
             self._changed.notify_all()
 
+    def forget(self, merchant_id: str) -> None:
+        """Forget one merchant's entries, as a reset of that merchant does; others stay."""
+        with self._lock:
+            kept = [(e, w) for e, w in self._entries if e.get("merchant_id") != merchant_id]
+            if len(kept) != len(self._entries):
+                self._entries = deque(kept)
+                self._bytes = sum(w for _, w in kept)
+                self._changed.notify_all()
+
     def snapshot(
         self,
         surface: str | None = None,
