@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from emulator.calls import JSON
 from emulator.clock import utc_now
@@ -40,67 +41,48 @@ class Note:
     body_truncated: bool = False
 
 
-def clip(value: Any, path: str, cut: dict[str, int], depth: int = 0) -> tuple[Any, int]:
-    """Return value with long texts and lists cut (noted in cut by path) and its weight in bytes.
-
-    The weight approximates the memory the value holds in CPython, so the journal's byte
-    bound tracks its real footprint.
-    """
+def clip(value: Any, path: str, cut: dict[str, int], depth: int = 0) -> Any:
+    """Return value with long texts, lists and objects cut, noting each cut (path -> length)."""
     kind = type(value)
-    if kind is dict and all(type(v) is str for v in value.values()):
-        return _clip_texts(value, path, cut)
     if kind is str:
         if len(value) > TEXT_MAX:
             cut[path] = len(value)
-            value = value[:TEXT_MAX]
-        return value, 49 + len(value)
-    if kind is dict or kind is list:
-        if depth >= DEPTH_MAX:
-            cut[path] = len(value)
-            return "…", 52
-        items = list(value.items()) if kind is dict else list(enumerate(value))
-        if len(items) > ITEMS_MAX:
-            cut[path] = len(items)
-            items = items[:ITEMS_MAX]
-        weight = 64 + 40 * len(items)
-        out: Any = {} if kind is dict else []
-        for key, sub in items:
-            inner = f"{path}.{key}" if kind is dict else f"{path}[]"
-            clipped, w = clip(sub, inner, cut, depth + 1)
-            weight += w
-            if kind is dict:
-                out[key] = clipped
-            else:
-                out.append(clipped)
-        return out, weight
-    return value, 0 if value is None or kind is bool else 32
-
-
-def _clip_texts(value: dict[str, str], path: str, cut: dict[str, int]) -> tuple[Any, int]:
-    """Return clip() of an object whose values are all texts (headers, most skip reasons)."""
-    weight = 64 + 40 * len(value) + 98 * len(value)
-    if len(value) > ITEMS_MAX or any(
-        len(k) > TEXT_MAX or len(v) > TEXT_MAX for k, v in value.items()
-    ):
-        out = {}
-        for key, text in list(value.items())[:ITEMS_MAX]:
-            if len(text) > TEXT_MAX:
-                cut[f"{path}.{key}"] = len(text)
-                text = text[:TEXT_MAX]
-            out[key[:TEXT_MAX]] = text
-        if len(value) > ITEMS_MAX:
-            cut[path] = len(value)
-        value = out
-    return value, weight + sum(len(k) + len(v) for k, v in value.items())
+            return value[:TEXT_MAX]
+        return value
+    if kind is not dict and kind is not list:
+        return value
+    if depth >= DEPTH_MAX:
+        cut[path] = len(value)
+        return "…"
+    if len(value) > ITEMS_MAX:
+        cut[path] = len(value)
+    if kind is dict:
+        if len(value) <= ITEMS_MAX and all(
+            type(v) is str and len(v) <= TEXT_MAX and len(k) <= TEXT_MAX for k, v in value.items()
+        ):
+            return value  # the usual headers or skip reason: nothing to cut
+        return {
+            clip(k, f"{path}.{k}", cut, depth + 1): clip(v, f"{path}.{k}", cut, depth + 1)
+            for k, v in list(value.items())[:ITEMS_MAX]
+        }
+    return [clip(v, f"{path}[]", cut, depth + 1) for v in value[:ITEMS_MAX]]
 
 
 class Journal:
-    """Keep the last `capacity` entries within `max_bytes`, and count the ones that fell off."""
+    """Keep the last `capacity` entries within `max_bytes`, and count the ones that fell off.
+
+    Each entry is held as its JSON text, one bytes object: its weight is its length, and it
+    pins no memory around it (an entry of many small objects, made amid a large request's
+    temporaries, held several times its size).
+    """
 
     def __init__(self, capacity: int = 10_000, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.capacity = capacity
         self.max_bytes = max_bytes
-        self._entries: deque[tuple[JSON, int]] = deque()
+        # Oldest first, in step: each entry's JSON, and what the filters read, shared.
+        self._texts: deque[bytes] = deque()
+        self._facts: deque[tuple[str, str | None, str]] = deque()
+        self._shared: dict[tuple[str, str | None, str], tuple[str, str | None, str]] = {}
         self._bytes = 0
         self._ids = itertools.count(1)
         self._dropped = 0
@@ -109,8 +91,8 @@ class Journal:
         self._closed = False
 
     @property
-    def bytes(self) -> int:
-        """Return the weight of the entries held, in bytes."""
+    def held_bytes(self) -> int:
+        """Return the size of the entries held, in bytes of JSON."""
         return self._bytes
 
     def record(self, note: Note, status: int, error: JSON | None = None) -> None:
@@ -118,37 +100,33 @@ class Journal:
         # Every field of the Note is journaled (fields added to it later too), clipped alike.
         entry: JSON = {"id": 0, "at": "", **_HEAD, "status": status, "error": error, **vars(note)}
         cut: dict[str, int] = {}
-        weight = 64 + 40 * len(entry)
         for name, value in entry.items():
-            kind = type(value)
-            if kind is str:
-                if len(value) > TEXT_MAX and name not in UNCLIPPED:
-                    value, w = clip(value, name, cut)
-                    entry[name] = value
-                weight += 49 + len(value)
-            elif (kind is list or kind is dict) and value:
-                entry[name], w = clip(value, name, cut)
-                weight += w
-            else:
-                weight += 32
+            if value and name not in UNCLIPPED and type(value) in (str, list, dict):
+                entry[name] = clip(value, name, cut)
         if cut:
             entry["clipped"] = cut
-            weight += 64 + 90 * len(cut)
+        facts = (note.surface, note.merchant_id, _outcome(entry))
         with self._lock:
             entry["id"], entry["at"] = next(self._ids), utc_now()
-            self._entries.append((entry, weight))
-            self._bytes += weight
-            while len(self._entries) > 1 and (
-                len(self._entries) > self.capacity or self._bytes > self.max_bytes
+            text = _ENCODE(entry).encode()
+            # One shared tuple per distinct (surface, merchant, outcome): nothing new per entry.
+            self._facts.append(self._shared.setdefault(facts, facts))
+            self._texts.append(text)
+            self._bytes += len(text)
+            while len(self._texts) > 1 and (
+                len(self._texts) > self.capacity or self._bytes > self.max_bytes
             ):
-                self._bytes -= self._entries.popleft()[1]
+                self._facts.popleft()
+                self._bytes -= len(self._texts.popleft())
                 self._dropped += 1
             self._changed.notify_all()
 
     def clear(self) -> None:
         """Forget every entry and the dropped count."""
         with self._lock:
-            self._entries.clear()
+            self._texts.clear()
+            self._facts.clear()
+            self._shared.clear()
             self._bytes = 0
             self._dropped = 0
             self._changed.notify_all()
@@ -162,13 +140,16 @@ class Journal:
     def forget(self, merchant_id: str) -> None:
         """Forget one merchant's entries, as a reset of that merchant does; others stay."""
         with self._lock:
-            kept = [(e, w) for e, w in self._entries if e.get("merchant_id") != merchant_id]
-            if len(kept) != len(self._entries):
-                self._entries = deque(kept)
-                self._bytes = sum(w for _, w in kept)
+            kept = [
+                (t, f) for t, f in zip(self._texts, self._facts, strict=True) if f[1] != merchant_id
+            ]
+            if len(kept) != len(self._texts):
+                self._texts = deque(t for t, _ in kept)
+                self._facts = deque(f for _, f in kept)
+                self._bytes = sum(len(t) for t in self._texts)
                 self._changed.notify_all()
 
-    def snapshot(
+    def render(
         self,
         surface: str | None = None,
         merchant_id: str | None = None,
@@ -176,42 +157,53 @@ class Journal:
         after_id: int = 0,
         min_count: int = 0,
         wait: float = 0.0,
-    ) -> JSON:
-        """Return matching entries, oldest first, with the dropped count.
+    ) -> bytes:
+        """Return the journal document of matching entries, oldest first, as JSON.
 
         With wait, block until min_count entries match or the wait ends.
         """
         deadline = time.monotonic() + wait
         with self._lock:
             while True:
-                entries = [
-                    e
-                    for e in self._after(after_id)
-                    if (surface is None or e["surface"] == surface)
-                    and (merchant_id is None or e.get("merchant_id") == merchant_id)
-                    and (outcome is None or _outcome(e) == outcome)
+                texts = [
+                    t
+                    for t, (s, m, o) in self._after(after_id)
+                    if (surface is None or s == surface)
+                    and (merchant_id is None or m == merchant_id)
+                    and (outcome is None or o == outcome)
                 ]
                 remaining = deadline - time.monotonic()
-                if len(entries) >= min_count or remaining <= 0 or self._closed:
+                if len(texts) >= min_count or remaining <= 0 or self._closed:
                     break
                 self._changed.wait(remaining)
-            return {
-                "requests": entries,
-                "dropped": self._dropped,
-                "capacity": self.capacity,
-                "max_bytes": self.max_bytes,
-                "bytes": self._bytes,
-            }
+            tail = _ENCODE(
+                {
+                    "dropped": self._dropped,
+                    "capacity": self.capacity,
+                    "max_bytes": self.max_bytes,
+                    "bytes": self._bytes,
+                }
+            )
+        return b'{"requests":[' + b",".join(texts) + b"]," + tail[1:].encode()
 
-    def _after(self, after_id: int) -> list[JSON]:
+    def snapshot(self, *args: Any, **kwargs: Any) -> JSON:
+        """Return render()'s document decoded (the same arguments)."""
+        return cast(JSON, json.loads(self.render(*args, **kwargs)))
+
+    def _after(self, after_id: int) -> list[tuple[bytes, tuple[str, str | None, str]]]:
         """Return the entries newer than after_id, oldest first (the caller holds the lock)."""
         newer = []
-        for entry, _ in reversed(self._entries):  # ids increase: stop at the first old one
-            if entry["id"] <= after_id:
+        for text, facts in zip(reversed(self._texts), reversed(self._facts), strict=True):
+            # Ids increase, and each text starts {"id":N,...: stop at the first old one.
+            if int(text[6 : text.index(b",")]) <= after_id:
                 break
-            newer.append(entry)
+            newer.append((text, facts))
         newer.reverse()
         return newer
+
+
+# Compact, and ASCII-only so any text is safe to splice into one document.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
 def _outcome(entry: JSON) -> str:

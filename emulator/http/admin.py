@@ -257,7 +257,7 @@ def journal() -> Response:
             "invalid_parameter", f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}."
         )
     wait, min_count = _wait(args), _int(args, "min_count", 1)
-    snap: dict[str, Any] = emulator().journal.snapshot(
+    text = emulator().journal.render(
         surface,
         args.get("merchant_id"),
         outcome,
@@ -265,4 +265,4 @@ def journal() -> Response:
         min_count=min_count if wait else 0,
         wait=wait,
     )
-    return jsonify(snap)
+    return Response(text, mimetype="application/json")
