@@ -145,13 +145,19 @@ def _id_problem(call: Call) -> tuple[str, str] | None:
     return None
 
 
+def _merges(message: Any) -> bool:
+    """Return whether a batch-level context merges into message: an object, absent or null."""
+    return isinstance(message, dict) and (
+        message.get("context") is None or isinstance(message["context"], dict)
+    )
+
+
 def batch_messages(body: Mapping[str, Any]) -> list[Any]:
     """Return a batch's messages with the batch-level context merged into each."""
     shared = body.get("context") or {}
     return [
         {**m, "context": {**shared, **(m.get("context") or {})}}
-        # Only an absent or object context merges: a bad one is left for the schema to report.
-        if shared and isinstance(m, dict) and isinstance(m.get("context", {}), dict)
-        else m
+        if shared and _merges(m)
+        else m  # a context that is not an object is left for the message schema to report
         for m in body["batch"]
     ]

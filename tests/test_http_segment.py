@@ -369,6 +369,19 @@ def test_batch_context_with_a_malformed_message_context(client: FlaskClient) -> 
     ]
 
 
+@pytest.mark.parametrize("context", [[], 0, "", False])
+def test_a_bad_message_context_is_reported_under_a_shared_context(
+    client: FlaskClient, context: Any
+) -> None:
+    messages = [{"type": "identify", "userId": "u", "context": context}]
+    r = batch(client, messages, context={"ip": "127.0.0.1"})
+    assert r.status_code == 400
+    assert [(e["index"], e["field"]) for e in r.json["error"]["errors"]] == [(0, "context")]
+    # A null context is no context: the batch's own applies.
+    ok = batch(client, [{"type": "identify", "userId": "u", "context": None}], context={"ip": "1"})
+    assert ok.status_code == 200
+
+
 def test_a_lone_surrogate_escape_is_refused_before_anything_is_stored(client: FlaskClient) -> None:
     message = '{"type": "track", "userId": "u", "event": "E", "properties": {"x": "\\ud800"}}'
     body = '{"batch": [' + message + "]}"
