@@ -41,3 +41,9 @@ def test_framing_errors_answer_json(api: Api, raw: bytes, status: int, code: str
     reply = api.raw(raw)
     api.error(reply, status, code)
     assert reply.body["error"]["message"].endswith(".")
+
+
+def test_a_framing_error_on_the_segment_api_is_shaped_as_segment_answers(api: Api) -> None:
+    raw = request("Transfer-Encoding: gzip\r\n").replace(b"/tracker/v1/track", b"/v1/batch")
+    # The check of a /v1/ reply includes the top-level code and message Segment's libraries read.
+    api.error(api.raw(raw), 400, "unsupported_transfer_encoding")

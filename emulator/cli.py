@@ -79,6 +79,10 @@ SERVE_OPTIONS = (
     Option("--max-wait", "longest long-poll wait in seconds (default 60)", _number),
     Option("--quiet", "print nothing but errors", switch=True),
     Option(
+        "--segment-responses",
+        "faithful (default): /v1 drops bad messages alone, as Segment; strict: 400 for any",
+    ),
+    Option(
         "--allowed-host",
         "host name the admin API and dashboard answer besides loopback ones; repeatable; * for any",
         repeat=True,
@@ -192,6 +196,7 @@ def settings_from(values: dict[str, Any]) -> Settings:
         "threads",
         "max_wait",
         "quiet",
+        "segment_responses",
         "journal_max_bytes",
         "journal_body_bytes",
     ):

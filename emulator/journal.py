@@ -20,6 +20,9 @@ ITEMS_MAX = 100
 # Below this an entry's values are summarised, never walked.
 DEPTH_MAX = 12
 UNCLIPPED = frozenset(("body",))
+# Lists kept whole, item by item (their texts are still cut): every dropped message is in the
+# journal with its index and reason (PRODUCT 4.2); the byte bound keeps them in check.
+WHOLE = frozenset(("drops",))
 # The order of an entry's first fields; the Note's own fields follow.
 _HEAD = {"surface": None, "method": None, "path": None, "merchant_id": None}
 
@@ -34,6 +37,8 @@ class Note:
     merchant_id: str | None = None
     skipped: list[JSON] = field(default_factory=list)
     summary: str | None = None
+    # Messages not accepted: {index, reason, ...}; on a rejected call, what it would drop.
+    drops: list[JSON] = field(default_factory=list)
     # The request as received: headers without credentials, and the start of the body.
     headers: dict[str, str] | None = None
     body: str | None = None
@@ -101,7 +106,11 @@ class Journal:
         entry: JSON = {"id": 0, "at": "", **_HEAD, "status": status, "error": error, **vars(note)}
         cut: dict[str, int] = {}
         for name, value in entry.items():
-            if value and name not in UNCLIPPED and type(value) in (str, list, dict):
+            if not value or name in UNCLIPPED or type(value) not in (str, list, dict):
+                continue
+            if name in WHOLE and type(value) is list:
+                entry[name] = [clip(item, f"{name}[]", cut, 1) for item in value]
+            else:
                 entry[name] = clip(value, name, cut)
         if cut:
             entry["clipped"] = cut
@@ -209,4 +218,6 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 def _outcome(entry: JSON) -> str:
     if entry["status"] >= 400:
         return "rejected"
+    if entry.get("drops"):
+        return "dropped"
     return "skipped" if entry.get("skipped") else "accepted"

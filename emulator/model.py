@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import bisect
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from sys import intern
 from typing import Any
 
 from emulator.calls import EVENT_TYPES, JSON, Call
+
+# How many accepted message ids a merchant remembers to apply each message once.
+MESSAGE_ID_WINDOW = 100_000
 
 
 def _shared_keys(value: JSON | None) -> JSON | None:
@@ -25,10 +29,12 @@ class Event:
         "attributes",
         "event",
         "lead_id",
+        "message_id",
         "properties",
         "received_at",
         "seq",
         "source",
+        "timestamp",
         "type",
     )
 
@@ -43,6 +49,8 @@ class Event:
         attributes: JSON | None,
         source: str,
         received_at: str,
+        message_id: str | None = None,
+        timestamp: str | None = None,
     ) -> None:
         self.seq = seq
         self.type = type
@@ -53,6 +61,9 @@ class Event:
         self.attributes = attributes
         self.source = source
         self.received_at = received_at
+        self.message_id = message_id
+        # None when it is received_at, which most events' timestamps are.
+        self.timestamp = timestamp
 
     def to_json(self) -> JSON:
         """Return the wire form of the event."""
@@ -66,6 +77,8 @@ class Event:
             "attributes": self.attributes,
             "source": self.source,
             "received_at": self.received_at,
+            "timestamp": self.timestamp or self.received_at,
+            "message_id": self.message_id,
         }
 
 
@@ -120,6 +133,20 @@ class Merchant:
         self.by_email: dict[str, set[str]] = {}
         self.by_title: dict[str, list[int]] = {}
         self.by_type: dict[str, list[int]] = {t: [] for t in EVENT_TYPES}
+        # The last MESSAGE_ID_WINDOW accepted message ids, oldest first.
+        self.message_ids: OrderedDict[str, None] = OrderedDict()
+
+    # -- message ids --------------------------------------------------------
+
+    def holds(self, message_id: str) -> bool:
+        """Return whether a message with this id was accepted (within the window)."""
+        return message_id in self.message_ids
+
+    def hold(self, message_id: str) -> None:
+        """Remember an accepted message's id, forgetting the oldest past the window."""
+        self.message_ids[message_id] = None
+        if len(self.message_ids) > MESSAGE_ID_WINDOW:
+            self.message_ids.popitem(last=False)
 
     # -- writes -------------------------------------------------------------
 
@@ -209,6 +236,8 @@ class Merchant:
             attributes=attributes,
             source=call.source,
             received_at=now,
+            message_id=call.message_id,
+            timestamp=call.timestamp if call.timestamp != now else None,
         )
         self.add_event(event)
         return lead, event

@@ -22,7 +22,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import create_server
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 
-from emulator.errors import EmulatorError
+from emulator.errors import FLAT_CONFIG, EmulatorError
 from emulator.settings import Settings
 
 DRAIN_SECONDS = 1.5
@@ -167,7 +167,11 @@ class JSONErrorTask(ErrorTask):
         """Write the JSON error document and close the connection."""
         request: Any = self.request  # the stubs type it as waitress's Error
         error = framing_error(request.error)
-        body = json.dumps(error.body(), separators=(",", ":")).encode("utf-8")
+        # Under the app's flat prefixes (Segment's /v1), code and message are at the top too.
+        flat = getattr(self.channel.server, "flat_prefixes", ())
+        path = getattr(request, "path", None) or ""
+        doc = error.flat_body() if flat and path.startswith(flat) else error.body()
+        body = json.dumps(doc, separators=(",", ":")).encode("utf-8")
         self.status = f"{error.status} {HTTPStatus(error.status).phrase}"
         self.response_headers = [*self.response_headers, ("Content-Type", "application/json")]
         self.set_close_on_finish()
@@ -223,6 +227,7 @@ class Server:
             raise
         self._server: Any = server
         self._server.channel_class = Channel  # every connection from now on
+        self._server.flat_prefixes = tuple(getattr(app, "config", {}).get(FLAT_CONFIG, ()))
         host = settings.host
         shown = f"[{host}]" if ":" in host else host
         self.port = int(getattr(self._server, "effective_port"))  # noqa: B009

@@ -14,6 +14,7 @@ _ID = re.compile(ID_PATTERN)
 _HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$"
 )
+SEGMENT_RESPONSES = ("faithful", "strict")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     journal_max_bytes: int = 64 * 1024 * 1024
     journal_body_bytes: int = 16 * 1024
+    # How /v1 answers invalid messages: faithful drops them alone, as Segment does; strict
+    # rejects the whole request.
+    segment_responses: str = "faithful"
 
     def __post_init__(self) -> None:
         for name in (
@@ -85,6 +89,11 @@ class Settings:
                     f"--allowed-host {name!r} is not a host name; give a name like "
                     "emulator.test (no scheme, port or path), or * for any.",
                 )
+        if self.segment_responses not in SEGMENT_RESPONSES:
+            raise EmulatorError(
+                "invalid_setting",
+                f"--segment-responses must be faithful or strict, got {self.segment_responses!r}.",
+            )
         for merchant_id in [*self.merchants, *self.sources.values()]:
             if not valid_id(merchant_id):
                 raise EmulatorError(

@@ -66,7 +66,7 @@ def test_a_gzip_body_is_journaled_inflated() -> None:
 
 
 def test_lists_and_texts_in_an_entry_are_clipped() -> None:
-    client = create_app(Settings()).test_client()
+    client = create_app(Settings(segment_responses="strict")).test_client()
     bad = [{"type": "track", "userId": "u"} for _ in range(2000)]  # each lacks its event
     r = client.post("/v1/batch", json={"batch": bad}, headers={"Authorization": "Basic bTE6"})
     assert r.status_code == 400 and len(r.json["error"]["errors"]) == 2000

@@ -87,7 +87,7 @@ def _sync(note: Note, key: str, name: str | None, members: list[str]) -> Respons
             message["messageId"] = f"engage-{uuid.uuid4()}"
             message["timestamp"] = now
         calls = [ingest.to_call(m) for m in result.messages]
-        store.apply(merchant_id, [c for c in calls if isinstance(c, Call)])
+        store.apply(merchant_id, [c for c in calls if isinstance(c, Call)], now=now)
     note.summary = f"sync {key}: +{len(result.joined)} -{len(result.left)}"
     return jsonify(
         merchant_id=merchant_id,
