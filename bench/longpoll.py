@@ -22,11 +22,9 @@ import contextlib
 import http.client
 import json
 import selectors
-import signal
 import socket
 import statistics
 import sys
-import threading
 import time
 from typing import Any
 
@@ -41,23 +39,12 @@ ARRANGEMENTS = {
 
 def serve(port: int, threads: int, park: bool) -> None:
     """Serve the emulator app with the given worker count and long-poll arrangement."""
+    from apps import serve_product
+
     from emulator import create_app
-    from emulator.server import Server
     from emulator.settings import Settings
 
-    settings = Settings(port=port, threads=threads, quiet=True)
-    app = create_app(settings)
-    server = Server(app, settings, park=park)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-        server.wake()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    server.run_until(stop)
-    app.extensions["wishpond_emulator"].close()
-    server.drain()
+    serve_product(create_app(Settings(quiet=True)), port, threads, park)
 
 
 def _track(merchant: str, i: int) -> bytes:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import gc
 import os
 import re
@@ -235,6 +234,7 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
 def serve(settings: Settings) -> int:
     """Serve until SIGTERM or Ctrl-C, then drain and optionally export."""
     from emulator import create_app
+    from emulator.server import Server
     from emulator.snapshot import load_state_file, prepare_export, write_atomically
 
     app = create_app(settings)
@@ -249,7 +249,7 @@ def serve(settings: Settings) -> int:
             gc.enable()
     # What exists now lives until exit; keep it out of every later collection.
     gc.freeze()
-    server = _bind(app, settings)
+    server = Server.bind(app, settings)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -266,34 +266,6 @@ def serve(settings: Settings) -> int:
     if settings.export_on_exit:
         write_atomically(settings.export_on_exit, emu.store.export())
     return 0
-
-
-def _bind(app: Any, settings: Settings) -> Any:
-    """Start the server on the configured address, or raise one clear line saying why not."""
-    from emulator.server import Server
-
-    where = f"--host {settings.host} --port {settings.port}"
-    try:
-        return Server(app, settings)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            problem = (
-                f"--port {settings.port} is in use by another process on {settings.host}; stop "
-                "it, or choose another --port (0 picks a free one)."
-            )
-        elif exc.errno == errno.EADDRNOTAVAIL:
-            problem = (
-                f"--host {settings.host} is not an address of this machine; use 127.0.0.1 "
-                "(this machine only) or 0.0.0.0 (every interface)."
-            )
-        else:
-            problem = f"{where} cannot be bound ({exc.strerror or exc}); choose another address."
-    except ValueError:  # waitress: a host name that resolves to nothing
-        problem = (
-            f"--host {settings.host} does not resolve to an address; use 127.0.0.1 (this "
-            "machine only) or 0.0.0.0 (every interface)."
-        )
-    raise EmulatorError("invalid_setting", problem)
 
 
 def ready(values: dict[str, Any]) -> int:

@@ -6,6 +6,7 @@ import itertools
 import json
 import threading
 import time
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -23,6 +24,9 @@ UNCLIPPED = frozenset(("body",))
 # Lists kept whole, item by item (their texts are still cut): every dropped message is in the
 # journal with its index and reason (PRODUCT 4.2); the byte bound keeps them in check.
 WHOLE = frozenset(("drops",))
+# An entry whose JSON is longer is held deflated (fast, level 1): a list of every dropped
+# message repeats itself and shrinks many times over.
+PACK_OVER = 8 * 1024
 # The order of an entry's first fields; the Note's own fields follow.
 _HEAD = {"surface": None, "method": None, "path": None, "merchant_id": None}
 
@@ -103,7 +107,7 @@ class Journal:
     def record(self, note: Note, status: int, error: JSON | None = None) -> None:
         """Append the entry for one call, stamping it with an id and the time."""
         # Every field of the Note is journaled (fields added to it later too), clipped alike.
-        entry: JSON = {"id": 0, "at": "", **_HEAD, "status": status, "error": error, **vars(note)}
+        entry: JSON = {**_HEAD, "status": status, "error": error, **vars(note)}
         cut: dict[str, int] = {}
         for name, value in entry.items():
             if not value or name in UNCLIPPED or type(value) not in (str, list, dict):
@@ -115,9 +119,18 @@ class Journal:
         if cut:
             entry["clipped"] = cut
         facts = (note.surface, note.merchant_id, _outcome(entry))
+        # Encoded (and a large one packed) before the lock; the id and time are put in front.
+        rest = _ENCODE(entry).encode()[1:]
+        packed = len(rest) > PACK_OVER
+        if packed:
+            rest = zlib.compress(rest, 1)
         with self._lock:
-            entry["id"], entry["at"] = next(self._ids), utc_now()
-            text = _ENCODE(entry).encode()
+            head = b'%s{"id":%d,"at":"%s",' % (
+                b"Z" if packed else b"",
+                next(self._ids),
+                utc_now().encode(),
+            )
+            text = head + rest
             # One shared tuple per distinct (surface, merchant, outcome): nothing new per entry.
             self._facts.append(self._shared.setdefault(facts, facts))
             self._texts.append(text)
@@ -193,7 +206,7 @@ class Journal:
                     "bytes": self._bytes,
                 }
             )
-        return b'{"requests":[' + b",".join(texts) + b"]," + tail[1:].encode()
+        return b'{"requests":[' + b",".join(map(_unpack, texts)) + b"]," + tail[1:].encode()
 
     def snapshot(self, *args: Any, **kwargs: Any) -> JSON:
         """Return render()'s document decoded (the same arguments)."""
@@ -203,12 +216,21 @@ class Journal:
         """Return the entries newer than after_id, oldest first (the caller holds the lock)."""
         newer = []
         for text, facts in zip(reversed(self._texts), reversed(self._facts), strict=True):
-            # Ids increase, and each text starts {"id":N,...: stop at the first old one.
-            if int(text[6 : text.index(b",")]) <= after_id:
+            # Ids increase, and each text starts [Z]{"id":N,...: stop at the first old one.
+            start = 7 if text[:1] == b"Z" else 6
+            if int(text[start : text.index(b",", start)]) <= after_id:
                 break
             newer.append((text, facts))
         newer.reverse()
         return newer
+
+
+def _unpack(text: bytes) -> bytes:
+    """Return an entry's JSON: a packed one is Z, its id and time, then the rest deflated."""
+    if text[:1] != b"Z":
+        return text
+    end = text.index(b'",', 1) + 2  # the time holds no quote
+    return text[1:end] + zlib.decompress(text[end:])
 
 
 # Compact, and ASCII-only so any text is safe to splice into one document.

@@ -7,6 +7,7 @@ the error task that answers what waitress refuses before the app sees it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import resource
@@ -232,6 +233,34 @@ class Server:
         shown = f"[{host}]" if ":" in host else host
         self.port = int(getattr(self._server, "effective_port"))  # noqa: B009
         self.url = f"http://{shown}:{self.port}"
+
+    @classmethod
+    def bind(cls, app: Any, settings: Settings) -> Server:
+        """Start a server on the configured address, or raise one clear line saying why not."""
+        try:
+            return cls(app, settings)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                problem = (
+                    f"--port {settings.port} is in use by another process on {settings.host}; "
+                    "stop it, or choose another --port (0 picks a free one)."
+                )
+            elif exc.errno == errno.EADDRNOTAVAIL:
+                problem = (
+                    f"--host {settings.host} is not an address of this machine; use 127.0.0.1 "
+                    "(this machine only) or 0.0.0.0 (every interface)."
+                )
+            else:
+                problem = (
+                    f"--host {settings.host} --port {settings.port} cannot be bound "
+                    f"({exc.strerror or exc}); choose another address."
+                )
+        except ValueError:  # waitress: a host name that resolves to nothing
+            problem = (
+                f"--host {settings.host} does not resolve to an address; use 127.0.0.1 (this "
+                "machine only) or 0.0.0.0 (every interface)."
+            )
+        raise EmulatorError("invalid_setting", problem)
 
     def wake(self) -> None:
         """Interrupt the event loop's wait, from a signal handler or another thread."""

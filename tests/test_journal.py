@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
+import os
 import threading
 import time
 from typing import Any
@@ -89,16 +91,27 @@ def test_lists_and_texts_in_an_entry_are_clipped() -> None:
 
 def test_the_journal_is_bounded_in_bytes_and_counts_what_fell_off() -> None:
     client = create_app(Settings(journal_max_bytes=200_000)).test_client()
-    # Each call journals 100 skip reasons and 16 KiB of body: about 40 KB an entry.
-    pages = json.dumps({"batch": [{"type": "page", "userId": "u", "name": "x" * 100}] * 300})
     for _ in range(30):
-        client.post("/v1/batch", data=pages, content_type="application/json",
-                    headers={"Authorization": "Basic bTE6"})  # fmt: skip
+        # Rejected (no event), each keeping 16 KiB of a body that does not compress.
+        noise = base64.b64encode(os.urandom(16_000)).decode()
+        client.post("/tracker/v1/track", json={"merchant_id": "m1", "x": noise})
     snap = journal(client)
     kept = len(snap["requests"])
     assert 1 < kept < 30 and snap["dropped"] == 30 - kept
     assert snap["bytes"] <= snap["max_bytes"] == 200_000
     assert [e["id"] for e in snap["requests"]] == list(range(31 - kept, 31))  # the newest
+
+
+def test_every_dropped_message_is_kept_and_held_packed() -> None:
+    client = create_app(Settings()).test_client()
+    bad = [{"type": "track", "userId": f"u{i}"} for i in range(3000)]  # each lacks its event
+    r = client.post("/v1/batch", json={"batch": bad}, headers={"Authorization": "Basic bTE6"})
+    assert r.status_code == 200 and r.headers["Wishpond-Emulator-Dropped"] == "3000"
+    snap = journal(client)
+    (entry,) = snap["requests"]
+    assert [d["index"] for d in entry["drops"]] == list(range(3000))
+    # Held deflated: the repeated reasons cost a fraction of the entry's JSON.
+    assert snap["bytes"] * 5 < len(json.dumps(entry))
 
 
 def test_the_journal_long_poll_returns_once_a_call_is_journaled(client: FlaskClient) -> None:

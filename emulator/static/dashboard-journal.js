@@ -2,7 +2,7 @@
 
 import { $, clear, el, pretty, show, sleep, timeNode } from './dashboard-dom.js';
 import { JOURNAL_KEEP, actions, state } from './dashboard-state.js';
-import { call, lostContact, setLive } from './dashboard-api.js';
+import { call, recover, setLive } from './dashboard-api.js';
 
 // -- the request journal -------------------------------------------------------
 
@@ -165,12 +165,7 @@ export async function journalLoop() {
       // Let a burst arrive as one batch; never spin when the server allows no waiting.
       if (got || state.wait < 1) await sleep(state.wait < 1 ? 2000 : 200);
     } catch (err) {
-      if (err.code === 'invalid_parameter' && !first && state.wait >= 1) {
-        state.wait = Math.floor(state.wait / 2); // the emulator caps waits lower (--max-wait)
-        continue;
-      }
-      lostContact(err);
-      await sleep(backoff);
+      if (await recover(err, first, backoff)) continue;
       backoff = Math.min(backoff * 2, 10000);
     }
   }
