@@ -9,7 +9,8 @@ slack, is in both). With `--journal-max-bytes` the journal stops growing at its 
 Kinds:
 - `accepted`: tracker tracks with about 200 B of properties (10,000, the default entry cap);
 - `rejected_batch`: Segment batches of 10,000 invalid messages (each entry lists its errors);
-- `big_body`: rejected tracker calls with a 100 KiB body, filling a 16 MiB journal past its bound.
+- `big_body`: rejected tracker calls with a 100 KiB body of random text (it does not deflate),
+  filling a 16 MiB journal past its bound.
 
 `--root DIR` measures the emulator package of another checkout (for a before/after figure);
 a journal without a byte bound reports null for its counted bytes.
@@ -18,9 +19,11 @@ a journal without a byte bound reports null for its counted bytes.
 from __future__ import annotations
 
 import argparse
+import base64
 import gc
 import json
 import os
+import random
 import subprocess
 import sys
 from typing import Any
@@ -50,9 +53,10 @@ def _calls(kind: str, tiny: bool) -> tuple[str, list[tuple[str, bytes]], dict[st
         n, size = (1, 300) if tiny else (20, 10_000)
         body = json.dumps({"batch": [{"type": "track", "userId": "u"}] * size}).encode()
         return f"{size}-message batches", [("/v1/batch", body)] * n, {}
-    n = 10 if tiny else 1200
+    n = 10 if tiny else 2000
+    noise = base64.b64encode(random.Random(7).randbytes(76_800)).decode()  # does not deflate
     body = json.dumps(
-        {"merchant_id": "m", "write_key": "k", "anonymous_id": "a", "event": "", "x": "y" * 102_400}
+        {"merchant_id": "m", "write_key": "k", "anonymous_id": "a", "event": "", "x": noise}
     ).encode()
     return "16 MiB journal", [("/tracker/v1/track", body)] * n, {"journal_max_bytes": 16 * 2**20}
 
