@@ -114,10 +114,11 @@ def report(results: dict[str, dict[str, Any]]) -> str:
                         f["max_ms"],
                         f.get("timed_out", ""),
                         f.get("released", ""),
+                        f.get("saw_the_event", ""),
                     ]
                 )
         out.append(_table(["arrangement", "workers", "measure", "p50", "p99", "max",
-                           "timed out", "released"], rows))  # fmt: skip
+                           "timed out", "released", "with the event"], rows))  # fmt: skip
     if "journal_memory" in results:
         out.append("### Journal memory per entry")
         rows = results["journal_memory"]["rows"]
