@@ -61,14 +61,18 @@ function reasonNodes(entry) {
   return out;
 }
 
+const CAPTURE_SHOWN = 4096;
+
 // The request as received (headers without credentials, the start of the body), folded away.
 function captureNode(entry) {
   if (!entry.headers && entry.body === undefined) return null;
   const lines = Object.entries(entry.headers || {}).map(([k, v]) => k + ': ' + v);
   let text = lines.join('\n');
-  if (entry.body !== null && entry.body !== undefined) text += '\n\n' + entry.body;
-  if (entry.body_truncated) {
-    text += '\n… (the journal keeps the first bytes of ' + entry.body_bytes + ')';
+  const body = entry.body === null || entry.body === undefined ? '' : entry.body;
+  // A thousand rows of 16 KiB bodies would weigh on the page: show each body's start.
+  if (body) text += '\n\n' + body.slice(0, CAPTURE_SHOWN);
+  if (entry.body_truncated || body.length > CAPTURE_SHOWN) {
+    text += '\n… (' + entry.body_bytes + ' bytes in all; GET /_emulator/requests has more)';
   }
   return el(
     'details',
