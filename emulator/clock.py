@@ -1,20 +1,167 @@
-"""The emulator's time: ISO-8601 UTC strings with milliseconds."""
+"""The emulator's time: one forward-only clock per app, read as ISO-8601 UTC with milliseconds."""
 
 from __future__ import annotations
 
+import math
+import re
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
+from emulator.errors import EmulatorError
+
+SECOND, MINUTE, HOUR, DAY = 1000, 60_000, 3_600_000, 86_400_000
+UNITS = {"d": DAY, "h": HOUR, "m": MINUTE, "s": SECOND}
+# The last instant an ISO-8601 year of four digits can name.
+MAX_MS = 253_402_300_799_999
+MAX_DURATION = 3650 * DAY
+DURATION_HELP = (
+    "write a number with a unit s, m, h or d, like '6h', '90m' or '1h 30m', or a number of seconds"
+)
+
+_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*")
 _second: tuple[int, str] = (0, "")
 
 
-def utc_now() -> str:
-    """Return the current UTC time as ISO-8601 with milliseconds."""
+def real_ms() -> int:
+    """Return the real UTC time in whole milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+def format_ms(ms: int) -> str:
+    """Return a time in milliseconds since the epoch as ISO-8601 UTC with milliseconds."""
     global _second
-    now = time.time()
-    whole = int(now)
+    whole, millis = divmod(ms, 1000)
     second, prefix = _second  # formatted once per second; every call reads one tuple
     if whole != second:
         prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         _second = (whole, prefix)
-    return f"{prefix}.{int((now - whole) * 1000):03d}Z"
+    return f"{prefix}.{millis:03d}Z"
+
+
+def utc_now() -> str:
+    """Return the real current UTC time as ISO-8601 with milliseconds."""
+    return format_ms(real_ms())
+
+
+def parse_time(text: str) -> int | None:
+    """Return an ISO-8601 time in milliseconds since the epoch (no offset means UTC), or None."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    try:
+        return round(when.timestamp() * 1000)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def parse_duration(value: Any) -> int | None:
+    """Return a duration ('6h', '1h 30m', '1.5d', or a number of seconds) in ms, or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value) or value < 0 or value > MAX_DURATION:
+            return None
+        return round(value * 1000)
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        return None
+    total, end = 0.0, 0
+    for part in _PART.finditer(value):
+        if part.start() != end:
+            return None
+        total += float(part.group(1)) * UNITS[part.group(2)]
+        end = part.end()
+    if end != len(value) or total > MAX_DURATION:
+        return None
+    return round(total)
+
+
+def duration(value: Any, name: str, default: int, minimum: int = 0) -> int:
+    """Return a duration field in ms (default when absent), or raise a 400 naming the field."""
+    if value is None:
+        return default
+    ms = parse_duration(value)
+    if ms is None:
+        raise EmulatorError(
+            "invalid_duration",
+            f"{name} {value!r} is not a duration of at most 3650d; {DURATION_HELP}.",
+            field=name,
+        )
+    if ms < minimum:
+        raise EmulatorError(
+            "invalid_duration",
+            f"{name} {value!r} is too short; it must be at least {format_duration(minimum)}.",
+            field=name,
+        )
+    return ms
+
+
+def format_duration(ms: int) -> str:
+    """Return a duration in the form parse_duration reads: '6h', '1d 3h', '90s', '0.5s'."""
+    parts = []
+    for unit in ("d", "h", "m"):
+        count, ms = divmod(ms, UNITS[unit])
+        if count:
+            parts.append(f"{count}{unit}")
+    if ms or not parts:
+        parts.append(f"{seconds(ms)}s")
+    return " ".join(parts)
+
+
+def until(ms: int) -> str:
+    """Return how long to advance to reach a time ms away: whole seconds, whole minutes past 1h."""
+    step = MINUTE if ms >= HOUR else SECOND
+    return format_duration(max(step, -(-ms // step) * step))
+
+
+class Clock:
+    """One app's clock: real time plus an offset that only grows; readings never go back."""
+
+    def __init__(self, offset_ms: int = 0, real: Callable[[], int] = real_ms) -> None:
+        self._offset = offset_ms
+        self._real = real
+        self._last = 0
+        self._lock = threading.Lock()
+
+    @property
+    def offset_ms(self) -> int:
+        """Return how far the clock is ahead of real time."""
+        return self._offset
+
+    def millis(self) -> int:
+        """Return the clock's time in milliseconds since the epoch."""
+        with self._lock:
+            self._last = max(self._last, self._real() + self._offset)
+            return self._last
+
+    def now(self) -> str:
+        """Return the clock's time as ISO-8601 UTC with milliseconds."""
+        return format_ms(self.millis())
+
+    def move_to(self, target_ms: int) -> None:
+        """Move the clock forward to target_ms; a target already passed changes nothing."""
+        with self._lock:
+            now = max(self._last, self._real() + self._offset)
+            if target_ms > now:
+                self._offset += target_ms - now
+                self._last = target_ms
+
+    def catch_up(self, offset_ms: int) -> None:
+        """Raise the offset to offset_ms if that is larger; never move back."""
+        with self._lock:
+            self._offset = max(self._offset, offset_ms)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return GET /_emulator/clock's answer."""
+        now = self.millis()
+        return {"now": format_ms(now), "offset_seconds": seconds(self._offset)}
+
+
+def seconds(ms: int) -> int | float:
+    """Return milliseconds as seconds: an integer when whole."""
+    return ms // 1000 if ms % 1000 == 0 else ms / 1000

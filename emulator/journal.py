@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from emulator.calls import JSON
-from emulator.clock import utc_now
+from emulator.clock import Clock
 
 
 @dataclass
@@ -26,8 +26,9 @@ class Note:
 class Journal:
     """Keep the last `capacity` entries and count the ones that fell off."""
 
-    def __init__(self, capacity: int = 10_000) -> None:
+    def __init__(self, capacity: int = 10_000, clock: Clock | None = None) -> None:
         self.capacity = capacity
+        self.clock = clock or Clock()
         self._entries: deque[JSON] = deque(maxlen=capacity)
         self._ids = itertools.count(1)
         self._dropped = 0
@@ -41,7 +42,7 @@ class Journal:
             self._entries.append(
                 {
                     "id": next(self._ids),
-                    "at": utc_now(),
+                    "at": self.clock.now(),
                     "surface": note.surface,
                     "method": note.method,
                     "path": note.path,

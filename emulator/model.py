@@ -5,9 +5,12 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from sys import intern
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emulator.calls import EVENT_TYPES, JSON, Call
+
+if TYPE_CHECKING:  # computed reads merchants; merchants only hold its audiences
+    from emulator.computed import Audience
 
 
 def _shared_keys(value: JSON | None) -> JSON | None:
@@ -120,6 +123,7 @@ class Merchant:
         self.by_email: dict[str, set[str]] = {}
         self.by_title: dict[str, list[int]] = {}
         self.by_type: dict[str, list[int]] = {t: [] for t in EVENT_TYPES}
+        self.computed: dict[str, Audience] = {}  # computed audiences by key, in definition order
 
     # -- writes -------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from emulator.clock import Clock
 from emulator.journal import Journal
 from emulator.settings import Settings
 from emulator.store import Store
@@ -11,13 +12,16 @@ from emulator.store import Store
 
 @dataclass
 class Emulator:
-    """The per-app state kept in app.extensions['wishpond_emulator']."""
+    """The per-app state kept in app.extensions['wishpond_emulator']: one clock read by all."""
 
     settings: Settings
     store: Store
     journal: Journal
+    clock: Clock
 
     @classmethod
     def build(cls, settings: Settings) -> Emulator:
-        """Make fresh, empty state for one app."""
-        return cls(settings, Store(settings.max_events), Journal(settings.journal_size))
+        """Make fresh, empty state for one app, its clock at real time."""
+        clock = Clock()
+        store = Store(settings.max_events, clock)
+        return cls(settings, store, Journal(settings.journal_size, clock), clock)

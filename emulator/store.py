@@ -9,9 +9,10 @@ from typing import Any
 
 from emulator import snapshot
 from emulator.calls import JSON, Call
-from emulator.clock import utc_now
+from emulator.clock import Clock, format_ms, seconds
 from emulator.errors import EmulatorError
-from emulator.model import Merchant
+from emulator.model import Event, Lead, Merchant
+from emulator.syncs import Syncs
 
 
 def _match(value: Any, wanted: str) -> bool:
@@ -23,43 +24,40 @@ def _match(value: Any, wanted: str) -> bool:
     return False
 
 
-class Store:
-    """Every merchant's state behind one lock, bounded by max_events."""
+class Store(Syncs):
+    """Every merchant's state behind one lock, bounded by max_events, on the app's clock."""
 
-    def __init__(self, max_events: int = 1_000_000) -> None:
+    def __init__(self, max_events: int = 1_000_000, clock: Clock | None = None) -> None:
         self.max_events = max_events
+        self.clock = clock or Clock()
         self._merchants: dict[str, Merchant] = {}
         self._total = 0
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._closed = False
+        self._due: int | None = None  # when the next computed-audience sync falls due
 
     # -- writes -------------------------------------------------------------
 
     def apply(
-        self, merchant_id: str, calls: Iterable[Call], *, answer: bool = True
+        self,
+        merchant_id: str,
+        calls: Iterable[Call],
+        *,
+        answer: bool = True,
+        now: str | None = None,
     ) -> list[tuple[JSON | None, JSON]]:
         """Apply calls atomically (all, or none if the store is full); return (lead, event).
 
-        With answer=False nothing is copied out and the list is empty (batches answer nothing).
+        now is the receive time (ISO); by default the store reads its clock. Syncs that fell
+        due before it run first. With answer=False nothing is copied out and the list is empty
+        (batches answer nothing).
         """
         calls = list(calls)
-        now = utc_now()
         with self._lock:
-            if self._total + len(calls) > self.max_events:
-                raise EmulatorError(
-                    "storage_full",
-                    f"The emulator holds {self._total} events and its cap is {self.max_events}; "
-                    "reset a merchant (DELETE /_emulator/merchants/{id}) or start it with a "
-                    "larger --max-events.",
-                    507,
-                )
-            merchant = self._merchants.get(merchant_id)
-            if merchant is None:
-                merchant = self._merchants[merchant_id] = Merchant(merchant_id)
-            results = [merchant.apply(call, now) for call in calls]
-            self._total += len(calls)
-            self._changed.notify_all()
+            ms = self.clock.millis()
+            self._run_due(ms, strict=False)
+            results = self._write(merchant_id, calls, now or format_ms(ms))
             if not answer:
                 return []
             # Only identify answers with the lead; track and page skip the copy.
@@ -70,6 +68,26 @@ class Store:
                 )
                 for c, (lead, ev) in zip(calls, results, strict=True)
             ]
+
+    def _write(
+        self, merchant_id: str, calls: list[Call], now: str
+    ) -> list[tuple[Lead | None, Event]]:
+        """Apply calls received at now to a merchant, or none if the store is full (lock held)."""
+        if self._total + len(calls) > self.max_events:
+            raise EmulatorError(
+                "storage_full",
+                f"The emulator holds {self._total} events and its cap is {self.max_events}; "
+                "reset a merchant (DELETE /_emulator/merchants/{id}) or start it with a "
+                "larger --max-events.",
+                507,
+            )
+        merchant = self._merchants.get(merchant_id)
+        if merchant is None:
+            merchant = self._merchants[merchant_id] = Merchant(merchant_id)
+        results = [merchant.apply(call, now) for call in calls]
+        self._total += len(calls)
+        self._changed.notify_all()
+        return results
 
     def identify(
         self,
@@ -120,6 +138,7 @@ class Store:
                 merchant = self._merchants.pop(merchant_id, None)
                 if merchant is not None:
                     self._total -= len(merchant.events)
+            self._reschedule()
             self._changed.notify_all()
 
     def close(self) -> None:
@@ -213,11 +232,17 @@ class Store:
         """Return the whole state as a JSON document."""
         with self._lock:
             merchants = {k: snapshot.dump(self._merchants[k]) for k in sorted(self._merchants)}
-            return {"version": 1, "merchants": merchants}
+            clock = {"offset_seconds": seconds(self.clock.offset_ms)}
+            return {"version": 1, "clock": clock, "merchants": merchants}
 
     def load(self, state: Mapping[str, Any], replace: bool = True) -> None:
-        """Replace (or add to) the state from an export document, all or nothing."""
-        built = {mid: snapshot.build(mid, body) for mid, body in state["merchants"].items()}
+        """Replace (or add to) the state from an export document, all or nothing.
+
+        The clock moves to the document's offset if that is ahead, never back.
+        """
+        now = self.clock.now()
+        built = {mid: snapshot.build(mid, body, now) for mid, body in state["merchants"].items()}
+        offset = round(float((state.get("clock") or {}).get("offset_seconds", 0)) * 1000)
         with self._lock:
             merchants = {} if replace else dict(self._merchants)
             merchants.update(built)
@@ -230,4 +255,6 @@ class Store:
                 )
             self._merchants = merchants
             self._total = total
+            self.clock.catch_up(offset)
+            self._reschedule()
             self._changed.notify_all()

@@ -1,0 +1,203 @@
+"""Computed audiences: their rules, membership over a merchant, and the sync schedule (pure).
+
+A rule counts a lead's track events with a title (and properties) in a window ending at the
+sync, or compares one of its attributes. Callers hold the store lock while reading a merchant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator import engage, ingest
+from emulator.calls import JSON, Call
+from emulator.clock import HOUR, MAX_MS, SECOND, duration, format_duration, format_ms, parse_time
+from emulator.model import Event, Merchant
+
+# Segment's documented cadence: the first sync six hours or more after the audience is made,
+# then every two to three hours.
+FIRST_SYNC_AFTER = 6 * HOUR
+SYNC_EVERY = 3 * HOUR
+
+
+@dataclass
+class Rule:
+    """Who is a member: min_count titled events within a window, or an attribute's value."""
+
+    event: str | None = None
+    within_ms: int = 0
+    min_count: int = 1
+    where: JSON = field(default_factory=dict)
+    trait: str | None = None
+    equals: Any = None
+
+    def to_json(self) -> JSON:
+        """Return the rule as it is written."""
+        if self.trait is not None:
+            return {"trait": self.trait, "equals": self.equals}
+        out: JSON = {"event": self.event, "within": format_duration(self.within_ms)}
+        out["min_count"] = self.min_count
+        if self.where:
+            out["where"] = dict(self.where)
+        return out
+
+
+@dataclass
+class Audience:
+    """One computed audience: its rule, cadence, and the members Wishpond got at the last sync."""
+
+    key: str
+    name: str
+    rule: Rule
+    first_ms: int
+    every_ms: int
+    next_ms: int
+    last_ms: int | None = None
+    members: list[str] = field(default_factory=list)
+
+    def to_json(self) -> JSON:
+        """Return the audience's wire form (and its state-file form)."""
+        return {
+            "key": self.key,
+            "name": self.name,
+            "rule": self.rule.to_json(),
+            "first_sync_after": format_duration(self.first_ms),
+            "sync_every": format_duration(self.every_ms),
+            "members": list(self.members),
+            "last_sync_at": None if self.last_ms is None else format_ms(self.last_ms),
+            "next_sync_at": format_ms(self.next_ms) if self.next_ms <= MAX_MS else None,
+        }
+
+
+def parse_rule(raw: Mapping[str, Any]) -> Rule:
+    """Return the Rule a schema-checked rule object describes; durations are checked here."""
+    if "trait" in raw:
+        return Rule(trait=raw["trait"], equals=raw["equals"])
+    within = duration(raw["within"], "rule.within", 0, minimum=SECOND)
+    return Rule(raw["event"], within, raw.get("min_count", 1), dict(raw.get("where") or {}))
+
+
+def define(key: str, body: Mapping[str, Any], now_ms: int, previous: Audience | None) -> Audience:
+    """Return an audience defined (or redefined) now from a schema-checked PUT body.
+
+    A redefinition keeps the members Wishpond already has, so its next sync sends only changes;
+    an audience never synced waits first_sync_after again, one synced waits sync_every.
+    """
+    rule = parse_rule(body["rule"])
+    first = duration(body.get("first_sync_after"), "first_sync_after", FIRST_SYNC_AFTER)
+    every = duration(body.get("sync_every"), "sync_every", SYNC_EVERY, minimum=SECOND)
+    name = body.get("name") or key
+    if previous is None or previous.last_ms is None:
+        return Audience(key, name, rule, first, every, now_ms + first)
+    members = list(previous.members)
+    return Audience(key, name, rule, first, every, now_ms + every, previous.last_ms, members)
+
+
+def due_count(audience: Audience, until_ms: int) -> int:
+    """Return how many scheduled syncs of the audience fall due by until_ms."""
+    if audience.next_ms > until_ms:
+        return 0
+    return (until_ms - audience.next_ms) // audience.every_ms + 1
+
+
+def event_time(event: Event) -> str:
+    """Return when an event happened, for windows: the one place that decides which time."""
+    return event.received_at
+
+
+class Window:
+    """The times t with start < t <= end that a rule counts events in, tested on ISO strings."""
+
+    def __init__(self, start_ms: int, end_ms: int) -> None:
+        self.start_ms, self.end_ms = start_ms, end_ms
+        # The emulator's own times have one fixed width, so they compare as strings.
+        self._start = format_ms(start_ms) if start_ms >= 0 else None
+        self._end = format_ms(end_ms)
+
+    def __contains__(self, when: str) -> bool:
+        if self._start is not None and len(when) == 24 and when[19] == "." and when[23] == "Z":
+            return self._start < when <= self._end
+        ms = parse_time(when)
+        return ms is not None and self.start_ms < ms <= self.end_ms
+
+
+def window(rule: Rule, at_ms: int) -> Window:
+    """Return the rule's window ending at at_ms."""
+    return Window(at_ms - rule.within_ms, at_ms)
+
+
+def same(actual: Any, expected: Any) -> bool:
+    """Return whether two JSON values are equal, true never equal to 1."""
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return isinstance(actual, bool) and isinstance(expected, bool) and actual is expected
+    return bool(actual == expected)
+
+
+def counts(rule: Rule, title: str | None, properties: Mapping[str, Any] | None) -> bool:
+    """Return whether a track event with this title and these properties counts for the rule."""
+    props = properties or {}
+    return title == rule.event and all(
+        k in props and same(props[k], v) for k, v in rule.where.items()
+    )
+
+
+def members(rule: Rule, merchant: Merchant, at_ms: int) -> list[str]:
+    """Return the merchant's leads that meet the rule at at_ms, in the order they were made.
+
+    Events of a visitor never identified belong to no lead; once an identify links the
+    visitor they count from the time they happened, at the next sync.
+    """
+    if rule.trait is not None:
+        trait = rule.trait
+        return [
+            lead.id
+            for lead in merchant.leads.values()
+            if trait in lead.attributes and same(lead.attributes[trait], rule.equals)
+        ]
+    span = window(rule, at_ms)
+    found: dict[str, int] = {}
+    for seq in merchant.by_title.get(rule.event or "", ()):
+        ev = merchant.events[seq - 1]
+        if ev.lead_id is None or not counts(rule, ev.event, ev.properties):
+            continue
+        if event_time(ev) in span:
+            found[ev.lead_id] = found.get(ev.lead_id, 0) + 1
+    return [lead_id for lead_id in merchant.leads if found.get(lead_id, 0) >= rule.min_count]
+
+
+def emails(merchant: Merchant, lead_ids: Iterable[str]) -> dict[str, str]:
+    """Return the email of each lead that has one, for the Engage calls about it."""
+    out = {}
+    for lead_id in lead_ids:
+        lead = merchant.leads.get(lead_id)
+        email = lead.attributes.get("email") if lead is not None else None
+        if isinstance(email, str):
+            out[lead_id] = email
+    return out
+
+
+def emit(
+    key: str,
+    previous: Iterable[str],
+    now: Iterable[str],
+    first: bool,
+    at: str,
+    addresses: Mapping[str, str],
+) -> tuple[engage.Sync, list[Call]]:
+    """Return one sync's diff and its Engage identifies, mapped as Segment's are (§4.3)."""
+    result = engage.sync(key, previous, now, first, at, addresses)
+    calls = [c for c in map(ingest.to_call, result.messages) if isinstance(c, Call)]
+    return result, calls
+
+
+def build(raw: Mapping[str, Any]) -> Audience:
+    """Rebuild an audience from its state-file form."""
+    body = {k: raw.get(k) for k in ("name", "rule", "first_sync_after", "sync_every")}
+    audience = define(raw["key"], body, 0, None)
+    next_ms = parse_time(raw["next_sync_at"]) if raw.get("next_sync_at") else None
+    audience.next_ms = MAX_MS + 1 if next_ms is None else next_ms
+    last = raw.get("last_sync_at")
+    audience.last_ms = parse_time(last) if last else None
+    audience.members = list(raw.get("members") or [])
+    return audience
