@@ -101,9 +101,11 @@ def due_count(audience: Audience, until_ms: int) -> int:
     return (until_ms - audience.next_ms) // audience.every_ms + 1
 
 
-def event_time(event: Event) -> str:
-    """Return when an event happened, for windows: the one place that decides which time."""
-    return event.received_at
+def event_time(event: Event | Mapping[str, Any]) -> str:
+    """Return when an event (stored, or its wire form) happened: the one place that decides."""
+    if isinstance(event, Event):
+        return event.received_at
+    return str(event["received_at"])
 
 
 class Window:
