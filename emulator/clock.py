@@ -114,8 +114,8 @@ def format_duration(ms: int) -> str:
 
 
 def until(ms: int) -> str:
-    """Return how long to advance to reach a time ms away: whole seconds, whole minutes past 1h."""
-    step = MINUTE if ms >= HOUR else SECOND
+    """Return how far to advance to reach a time ms away: rounded up, to minutes past one."""
+    step = MINUTE if ms > MINUTE else SECOND
     return format_duration(max(step, -(-ms // step) * step))
 
 

@@ -56,12 +56,10 @@ def _rule_text(rule: Rule) -> str:
 def _meets(rule: Rule, lead: JSON, now: int) -> tuple[bool, str]:
     """Return whether the lead meets the rule at now, and a sentence saying why."""
     if rule.trait is not None:
-        attrs = lead.get("attributes") or {}
-        has = (
-            f"{rule.trait} is {attrs[rule.trait]!r}" if rule.trait in attrs else "no " + rule.trait
-        )
-        ok = rule.trait in attrs and computed.same(attrs[rule.trait], rule.equals)
-        return ok, f"it has {has}; the rule wants {rule.equals!r}"
+        attrs, name = lead.get("attributes") or {}, rule.trait
+        has = f"its {name} is {attrs[name]!r}" if name in attrs else f"it has no {name}"
+        ok = name in attrs and computed.same(attrs[name], rule.equals)
+        return ok, f"{has}; the rule wants {rule.equals!r}"
     times = _times(rule, lead.get("events") or [])
     inside = _in_window(rule, times, now)
     said = f"it has {len(inside)} such event(s) in the window ending now"
@@ -149,6 +147,6 @@ def describe_audience_miss(f: AudienceFacts) -> str:
         )
     return (
         f"lead {f.lead_id} is still a member: it no longer meets the rule ({why}), but the last "
-        f"sync ran at {audience['last_sync_at']}; the next sync, due at {_due(audience, now)}, "
-        f"sends false ({clock})"
+        f"sync ran at {audience['last_sync_at']}; the next sync sends false, and it is due at "
+        f"{_due(audience, now)} ({clock})"
     )

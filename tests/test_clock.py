@@ -64,7 +64,9 @@ def test_format_duration_reads_back(ms: int) -> None:
 
 def test_until_rounds_up_to_a_step_that_reaches() -> None:
     assert until(3 * HOUR + 11 * MINUTE + 1) == "3h 12m"
-    assert until(90_500) == "1m 31s"
+    assert until(90_500) == "2m"
+    assert until(59 * MINUTE + 59_000) == "1h"
+    assert until(41_200) == "42s"
     assert until(0) == "1s"
     assert until(6 * HOUR) == "6h"
 
@@ -107,7 +109,8 @@ def test_advance_and_set_move_the_clock_and_received_at(client: FlaskClient) -> 
     assert entry["at"] >= body["now"]
     body = move(client, set="2999-01-01T00:00:00Z")
     assert body["now"] == "2999-01-01T00:00:00.000Z"
-    assert move(client, advance=90)["now"] == "2999-01-01T00:01:30.000Z"
+    later = parse_time(move(client, advance=90)["now"])
+    assert later is not None and 0 <= later - parse_time(body["now"]) - 90_000 < 1000  # type: ignore[operator]
 
 
 @pytest.mark.parametrize(
