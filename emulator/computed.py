@@ -70,23 +70,33 @@ class Audience:
         }
 
 
+def check_durations(body: Mapping[str, Any]) -> None:
+    """Raise a 400 naming the first duration field of a PUT body that is not a duration."""
+    for name in ("first_sync_after", "sync_every"):
+        duration(body.get(name), name, 0, minimum=SECOND if name == "sync_every" else 0)
+    rule = body.get("rule")
+    if isinstance(rule, Mapping) and "trait" not in rule and "within" in rule:
+        duration(rule["within"], "rule.within", 0)
+
+
 def parse_rule(raw: Mapping[str, Any]) -> Rule:
-    """Return the Rule a schema-checked rule object describes; durations are checked here."""
+    """Return the Rule a schema-checked rule object describes."""
     if "trait" in raw:
         return Rule(trait=raw["trait"], equals=raw["equals"])
-    within = duration(raw["within"], "rule.within", 0, minimum=SECOND)
+    within = duration(raw["within"], "rule.within", 0)
     return Rule(raw["event"], within, raw.get("min_count", 1), dict(raw.get("where") or {}))
 
 
 def define(key: str, body: Mapping[str, Any], now_ms: int, previous: Audience | None) -> Audience:
-    """Return an audience defined (or redefined) now from a schema-checked PUT body.
+    """Return an audience defined (or redefined) now from a checked PUT body.
 
     A redefinition keeps the members Wishpond already has, so its next sync sends only changes;
     an audience never synced waits first_sync_after again, one synced waits sync_every.
+    sync_every is at least 1s (a state file's shorter one counts as 1s).
     """
     rule = parse_rule(body["rule"])
     first = duration(body.get("first_sync_after"), "first_sync_after", FIRST_SYNC_AFTER)
-    every = duration(body.get("sync_every"), "sync_every", SYNC_EVERY, minimum=SECOND)
+    every = max(SECOND, duration(body.get("sync_every"), "sync_every", SYNC_EVERY))
     name = body.get("name") or key
     if previous is None or previous.last_ms is None:
         return Audience(key, name, rule, first, every, now_ms + first)

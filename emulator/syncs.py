@@ -31,10 +31,8 @@ class Syncs:
 
     # -- definitions ----------------------------------------------------------
 
-    def define_audience(
-        self, merchant_id: str, key: str, body: Mapping[str, Any]
-    ) -> tuple[JSON, bool]:
-        """Define or redefine a merchant's computed audience; return it and whether it is new."""
+    def define_audience(self, merchant_id: str, key: str, body: Mapping[str, Any]) -> JSON:
+        """Define or redefine a merchant's computed audience; return it."""
         with self._lock:
             merchant = self._merchants.get(merchant_id)
             previous = merchant.computed.get(key) if merchant is not None else None
@@ -43,7 +41,7 @@ class Syncs:
                 merchant = self._merchants[merchant_id] = Merchant(merchant_id)
             merchant.computed[key] = audience
             self._reschedule()
-            return audience.to_json(), previous is None
+            return audience.to_json()
 
     def computed_audiences(self, merchant_id: str) -> list[JSON]:
         """Return a merchant's computed audiences in definition order."""

@@ -192,7 +192,7 @@ def test_delete_stops_syncs_and_keeps_what_members_got(client: FlaskClient) -> N
     ("body", "field"),
     [
         ({"rule": {"event": "E", "within": "5x"}}, "rule.within"),
-        ({"rule": {"event": "E", "within": "0s"}}, "rule.within"),
+        ({"rule": {"event": "E", "within": "1h 30"}}, "rule.within"),
         ({"rule": {"event": "E"}}, "rule.within"),
         ({"rule": {"event": "", "within": "1d"}}, "rule.event"),
         ({"rule": {"event": "E", "within": "1d", "min_count": 0}}, "rule.min_count"),
@@ -200,7 +200,8 @@ def test_delete_stops_syncs_and_keeps_what_members_got(client: FlaskClient) -> N
         ({"rule": {"trait": "plan"}}, "rule.equals"),
         ({"rule": {"event": "E", "within": "1d"}, "sync_every": "0s"}, "sync_every"),
         ({"rule": {"event": "E", "within": "1d"}, "first_sync_after": "soon"}, "first_sync_after"),
-        ({"rule": {"event": "E", "within": "1d"}, "sync_every": "3651d"}, "sync_every"),
+        ({"rule": {"event": "E", "within": "1d"}, "sync_every": "0.5s"}, "sync_every"),
+        ({"rule": {"event": "E", "within": "1d"}, "sync_every": [3]}, "sync_every"),
         ({}, "rule"),
     ],
 )

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from emulator.clock import duration, format_duration, parse_time
 from emulator.errors import EmulatorError
-from emulator.http.common import emulator, journaled, json_body, require_admin_token
+from emulator.http.common import check, emulator, journaled, json_body, require_admin_token
 from emulator.http.docs import ADMIN_TOKEN, documenter
 from emulator.journal import Note
 
@@ -76,7 +76,7 @@ def get_clock() -> Response:
 @engage_journaled
 def move_clock(note: Note) -> Response:
     """Advance the clock by a duration, or set it to a later time; run the due syncs in order."""
-    body = json_body("clock-move")
+    body = json_body()
     store = emulator().store
     if "advance" in body:
         field = "advance"
@@ -88,9 +88,11 @@ def move_clock(note: Note) -> Response:
                 field=field,
             )
         ms = duration(body[field], field, 0)
+        check("clock-move", body)
         clock, syncs = store.move_clock(field, by=ms)
         note.summary = f"advance {format_duration(ms)}"
     else:
+        check("clock-move", body)
         field, given = "set", parse_time(body["set"])
         if given is None:
             raise EmulatorError(

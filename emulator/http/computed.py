@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from emulator.computed import check_durations
 from emulator.http.clock import engage_journaled, refuse_query
-from emulator.http.common import emulator, json_body, require_admin_token
+from emulator.http.common import check, emulator, json_body, require_admin_token
 from emulator.http.docs import ADMIN_TOKEN, documenter, merchant_param
 from emulator.http.engage import KEY, admit, check_key
 from emulator.journal import Note
@@ -30,14 +31,16 @@ bp.before_request(refuse_query)
     errors=(400, 401, 404, 413, 415),
 )
 def put_audience(merchant_id: str, key: str) -> Response:
-    """Define (or redefine) a computed audience; its first sync falls due first_sync_after."""
+    """Define (or redefine) a computed audience; its first sync falls due first_sync_after.
+
+    The answer is the audience, 200 whether it is new or replaced an older definition.
+    """
     admit(merchant_id)
     check_key(key)
-    body = json_body("computed-audience-request")
-    audience, created = emulator().store.define_audience(merchant_id, key, body)
-    response = jsonify(audience)
-    response.status_code = 201 if created else 200
-    return response
+    body = json_body()
+    check_durations(body)  # before the schema, which cannot say what a duration is as plainly
+    check("computed-audience-request", body)
+    return jsonify(emulator().store.define_audience(merchant_id, key, body))
 
 
 @bp.get("/computed-audiences")

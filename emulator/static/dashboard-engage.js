@@ -135,7 +135,7 @@ function memberList(members) {
     }),
   );
   const hidden = members.length - shown.length;
-  return [shown, hidden ? el('span', { class: 'muted', text: '+' + hidden + ' more' }) : null];
+  return [...shown, hidden ? el('span', { class: 'muted', text: '+' + hidden + ' more' }) : null];
 }
 
 function nextSync(a) {

@@ -362,7 +362,7 @@ def test_audiences_tab_shows_the_clock_and_advances_it_and_syncs(
     r = requests.put(
         f"{srv.url}/_emulator/merchants/m1/computed-audiences/{key}", json={"rule": rule}, timeout=5
     )
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
     send(srv.url, "identify", id="jane", attributes={"email": "jane@example.com"})
     send(srv.url, "track", id="jane", event="Order Completed")
     page.goto(srv.url + "/#/m/m1/audiences")
