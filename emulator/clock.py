@@ -138,9 +138,13 @@ class Clock:
 
     def millis(self) -> int:
         """Return the clock's time in milliseconds since the epoch."""
-        with self._lock:
-            self._last = max(self._last, self._real() + self._offset)
+        # No lock on the hot path: readings in other threads are unordered anyway, and
+        # _last only keeps a machine clock that steps back from moving this one back.
+        now = self._real() + self._offset
+        if now < self._last:
             return self._last
+        self._last = now
+        return now
 
     def now(self) -> str:
         """Return the clock's time as ISO-8601 UTC with milliseconds."""

@@ -56,7 +56,8 @@ class Store(Syncs):
         calls = list(calls)
         with self._lock:
             ms = self.clock.millis()
-            self._run_due(ms, strict=False)
+            if self._due is not None and self._due <= ms:
+                self._run_due(ms, strict=False)
             results = self._write(merchant_id, calls, now or format_ms(ms))
             if not answer:
                 return []

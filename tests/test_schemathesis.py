@@ -22,10 +22,10 @@ def test_schemathesis_finds_nothing(serve: Callable[..., Served], tmp_path: Path
     st = require_tool("st", "schemathesis, from the test extra")
     served = serve("--max-wait", "0.5", "--max-events", "200000")
     command = [
-        st, "--config-file", str(CONFIG), "run", f"{served.url}/openapi.json", "--checks", "all", "--exclude-checks",
-        EXCLUDED, "--max-examples", EXAMPLES, "--workers", "2", "--seed", "20261129",
-        "--auth", "schemathesis-source:", "--no-color", "--request-timeout", "10",
-        "--report-dir", str(tmp_path),
+        st, "--config-file", str(CONFIG), "run", f"{served.url}/openapi.json", "--checks", "all",
+        "--exclude-checks", EXCLUDED, "--max-examples", EXAMPLES, "--workers", "2",
+        "--seed", "20261129", "--auth", "schemathesis-source:", "--no-color",
+        "--request-timeout", "10", "--report-dir", str(tmp_path),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=540, cwd=tmp_path)
     if result.returncode and CPYTHON_AST_BUG in result.stdout and "- ST" not in result.stdout:
