@@ -60,6 +60,13 @@ class Journal:
             self._entries.clear()
             self._dropped = 0
 
+    def forget(self, merchant_id: str) -> None:
+        """Forget one merchant's entries, as a reset of that merchant does; others stay."""
+        with self._lock:
+            kept = [e for e in self._entries if e.get("merchant_id") != merchant_id]
+            if len(kept) != len(self._entries):
+                self._entries = deque(kept, maxlen=self.capacity)
+
     def snapshot(
         self,
         surface: str | None = None,

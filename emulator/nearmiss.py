@@ -98,7 +98,9 @@ def no_lead_lines(lead_id: str, facts: Facts) -> list[str]:
 
 
 def _empty(facts: Facts) -> str:
-    busy = [f"{m!r} ({count} events)" for m, count in facts.busy]
+    busy = [f"{m!r} ({count} events)" for m, count in facts.busy[:SHOWN]]
+    if len(facts.busy) > SHOWN:
+        busy.append(f"{len(facts.busy) - SHOWN} more")
     others = f"; merchants with data: {', '.join(busy)}" if busy else "; the emulator holds no data"
     return f"merchant {facts.merchant_id!r} has no leads at all{others}"
 

@@ -1,4 +1,4 @@
-"""The pytest plugin (fixture wishpond_emulator) and EmulatorClient, for integration tests."""
+"""The pytest plugin (fixtures wishpond_emulator, wishpond_merchant) for integration tests."""
 
 from __future__ import annotations
 
@@ -19,8 +19,20 @@ from emulator.client import (
     EmulatorUnreachable,
     MerchantView,
 )
+from emulator.isolation import IsolatedMerchant, merchant_id_for, strict_refusal
 
-__all__ = ["EmulatorAPIError", "EmulatorClient", "EmulatorUnreachable", "MerchantView"]
+__all__ = [
+    "EmulatorAPIError",
+    "EmulatorClient",
+    "EmulatorUnreachable",
+    "IsolatedMerchant",
+    "MerchantView",
+]
+
+# Whether this session's emulator is the in-process one, which the plugin may wipe at will.
+_OWNED = pytest.StashKey[bool]()
+# The mode ("open" or "strict") of this session's emulator, read once.
+_MODE = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,6 +70,7 @@ def wishpond_emulator_url(
 ) -> Iterator[str]:
     """Return the URL of the emulator under test, starting one in-process if none is given."""
     url = request.config.getoption("wishpond_url") or os.environ.get(URL_ENV)
+    request.config.stash[_OWNED] = not url
     if url:
         EmulatorClient(url, _token(request.config)).wait_ready()
         yield url.rstrip("/")
@@ -68,14 +81,39 @@ def wishpond_emulator_url(
 
 @pytest.fixture
 def wishpond_emulator(request: pytest.FixtureRequest, wishpond_emulator_url: str) -> EmulatorClient:
-    """Return an EmulatorClient for the session's emulator, reset for this test."""
+    """Return an EmulatorClient for the session's emulator; reset for this test if in-process.
+
+    A shared server (--wishpond-url) is never reset by the fixture: other test runs and
+    pytest-xdist workers use it at the same time. Tests there use wishpond_merchant.
+    """
     client = EmulatorClient(
         wishpond_emulator_url,
         _token(request.config),
         timeout=request.config.getoption("wishpond_timeout"),
     )
-    client.reset()
+    if request.config.stash.get(_OWNED, False):
+        client.reset()
     return client
+
+
+@pytest.fixture
+def wishpond_merchant(
+    request: pytest.FixtureRequest, wishpond_emulator: EmulatorClient
+) -> IsolatedMerchant:
+    """Return a merchant of this test's own, reset before the test; no other merchant is touched."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    merchant = IsolatedMerchant(wishpond_emulator, merchant_id_for(request.node.nodeid, worker))
+    if _mode(request.config, wishpond_emulator) == "strict":
+        configured = [m["id"] for m in wishpond_emulator.merchants() if m.get("configured")]
+        pytest.fail(strict_refusal(wishpond_emulator.url, merchant.id, configured), pytrace=False)
+    merchant.reset()
+    return merchant
+
+
+def _mode(config: pytest.Config, client: EmulatorClient) -> str:
+    if _MODE not in config.stash:
+        config.stash[_MODE] = str(client.health().get("mode", "open"))
+    return config.stash[_MODE]
 
 
 def _token(config: pytest.Config) -> str | None:

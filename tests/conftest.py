@@ -31,6 +31,11 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
+# Plugins of this project's test extra that the inner pytest runs (sample suites, documented
+# examples) never use; each costs every pytest start, and every pytest-xdist worker's, seconds.
+LEAN_PLUGINS = ("-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:anyio")
+
+
 @pytest.fixture
 def app() -> Flask:
     """Return a fresh app in open mode."""

@@ -143,6 +143,20 @@ def test_reset_one_merchant(client: FlaskClient) -> None:
     assert [m["id"] for m in client.get("/_emulator/merchants").json["merchants"]] == ["m2"]
 
 
+def test_reset_one_merchant_forgets_its_journal_entries_only(client: FlaskClient) -> None:
+    send(client, "identify", id="u", merchant="m1")
+    client.post("/tracker/v1/track", json={"merchant_id": "m1", "write_key": "k", "event": ""})
+    send(client, "identify", id="u", merchant="m2")
+    before = client.get("/_emulator/requests").json["requests"]
+    assert [e["merchant_id"] for e in before] == ["m1", "m1", "m2"]
+    client.delete("/_emulator/merchants/m1")
+    after = client.get("/_emulator/requests").json["requests"]
+    assert after == before[2:]
+    send(client, "identify", id="u", merchant="m1")
+    ids = [e["id"] for e in client.get("/_emulator/requests").json["requests"]]
+    assert ids == [before[2]["id"], before[2]["id"] + 1]  # ids keep counting up
+
+
 def test_reset_everything_keeps_configuration() -> None:
     client = create_app(Settings(merchants={"m1": "k"})).test_client()
     send(client, "identify", id="u")

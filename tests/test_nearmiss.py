@@ -40,6 +40,11 @@ def test_an_empty_merchant_names_where_the_data_is() -> None:
     assert "merchant 'm1' has no leads at all; merchants with data: 'm2' (4 events)" in text
     alone = describe_lead_miss("m1", "u1", {}, None, 1, Facts("m1", []))
     assert "the emulator holds no data" in alone
+    # A shared server holds many merchants, one per test: name a few, count the rest.
+    many = Facts("m1", [], busy=[(f"t{n}", 1) for n in range(40)])
+    text = describe_lead_miss("m1", "u1", {}, None, 1, many)
+    assert text.endswith("merchants with data: 't0' (1 events), 't1' (1 events), 't2' (1 events), "
+                         "'t3' (1 events), 't4' (1 events), 35 more")  # fmt: skip
 
 
 def test_an_existing_lead_lists_the_attributes_that_differ() -> None:

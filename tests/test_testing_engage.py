@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -15,7 +12,6 @@ from emulator.testing import EmulatorAPIError, EmulatorClient
 
 KEY = "order_completed_last_30days"
 LEAD = "1e810c197e"
-DOC = Path(__file__).resolve().parent.parent / "docs" / "engage.md"
 
 
 def order(url: str, lead: str = LEAD) -> None:
@@ -93,10 +89,3 @@ def test_bad_durations_raise_the_emulators_error(wishpond_emulator: EmulatorClie
         wishpond_emulator.merchant("shop").define_audience("k", {"event": "E", "within": "soon"})
     assert err.value.code == "invalid_duration" and "rule.within" in err.value.message
 
-
-def test_the_documented_example_passes(wishpond_emulator: EmulatorClient) -> None:
-    found = re.search(r"<!-- example-test -->\n```python\n(.*?)\n```", DOC.read_text(), re.S)
-    assert found, "docs/engage.md lost its <!-- example-test --> python block"
-    namespace: dict[str, Any] = {}
-    exec(compile(found.group(1), str(DOC), "exec"), namespace)
-    namespace["test_lapsed_customers_leave_the_audience"](wishpond_emulator)

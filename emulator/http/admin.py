@@ -179,8 +179,10 @@ def events(merchant_id: str) -> Response:
 @bp.delete("/merchants/<merchant_id>")
 @documented("Reset one merchant", response="reset", params=(MERCHANT,))
 def reset_merchant(merchant_id: str) -> Response:
-    """Forget one merchant's leads, visitors and events."""
-    emulator().store.reset(merchant_id)
+    """Forget one merchant's leads, visitors, events and request journal entries."""
+    emu = emulator()
+    emu.store.reset(merchant_id)
+    emu.journal.forget(merchant_id)
     return jsonify(reset=merchant_id)
 
 

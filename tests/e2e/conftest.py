@@ -1,4 +1,5 @@
-"""Browser fixtures: one headless Debian chromium, one page server and one emulator per module."""
+"""E2e fixtures: one headless Debian chromium, one page server and one emulator per module; the
+container image, built once per session for every test that runs it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.conftest import Served, require_tool, start_served
+from tests.e2e.image import Podman, build
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Playwright
@@ -105,3 +107,19 @@ def emulator() -> Iterator[Served]:
     served = start_served()
     yield served
     served.stop()
+
+
+@pytest.fixture(scope="session")
+def podman(tmp_path_factory: pytest.TempPathFactory) -> Podman:
+    """Return the podman runner, once podman and runc are installed."""
+    require_tool("podman", "the container tests build and run the image with podman")
+    require_tool("runc", "podman runs the image with the runc runtime")
+    return Podman(tmp_path_factory.mktemp("podman") / "containers.conf")
+
+
+@pytest.fixture(scope="session")
+def image(podman: Podman, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Build the image once for the session (the slow part, about a minute) and remove it after."""
+    tag = build(podman, tmp_path_factory.mktemp("build"))
+    yield tag
+    podman("rmi", "--force", tag, check=False)

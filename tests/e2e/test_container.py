@@ -3,244 +3,28 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import json
 import os
-import platform
 import re
-import shutil
+import shlex
 import socket
 import subprocess
 import sys
 import time
-import tomllib
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import contract
 from emulator.testing import EmulatorClient
-from tests.conftest import require_tool
+from tests.conftest import LEAN_PLUGINS
+from tests.e2e.image import REPO, Podman
 
 pytestmark = pytest.mark.e2e
-
-REPO = Path(__file__).resolve().parents[2]
-SUITE = "bookworm"
-PACKAGES = "python3,python3-venv"
-BASE_IMAGE = "localhost/base"
-ROOTFS_LABEL = "wishpond-emulator.rootfs"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wishpond-emulator"
-# Podman's default ulimits need a capability some CI machines lack; pin them instead.
-CONTAINERS_CONF = """\
-[containers]
-default_ulimits = ["nofile=16384:16384", "nproc=16384:16384"]
-"""
-
-
-def require(condition: bool, message: str) -> None:
-    """Skip unless condition holds, or fail under EMULATOR_REQUIRE_E2E=1."""
-    if condition:
-        return
-    if os.environ.get("EMULATOR_REQUIRE_E2E") == "1":
-        pytest.fail(message + "; EMULATOR_REQUIRE_E2E=1 makes this a failure")
-    pytest.skip(message)
-
-
-def run(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    """Run a command, failing with its output if it fails."""
-    kwargs.setdefault("timeout", 300)
-    done = subprocess.run(args, capture_output=True, text=True, check=False, **kwargs)
-    if done.returncode != 0:
-        pytest.fail(f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
-    return done
-
-
-def apt_sources() -> Iterator[tuple[str, list[str]]]:
-    """Yield (URI, suites) of every enabled 'deb' entry in apt's sources."""
-    sources = Path("/etc/apt/sources.list.d")
-    files = [
-        Path("/etc/apt/sources.list"),
-        *(sorted(sources.iterdir()) if sources.is_dir() else []),
-    ]
-    for path in files:
-        if not path.is_file() or path.suffix not in (".list", ".sources", ""):
-            continue
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if path.suffix == ".sources":
-            for stanza in re.split(r"\n\s*\n", text):
-                fields = {}
-                for line in stanza.splitlines():
-                    if ":" in line and not line.startswith(("#", " ", "\t")):
-                        key, _, value = line.partition(":")
-                        fields[key.strip().lower()] = value.strip()
-                if "deb" in fields.get("types", "").split() and fields.get("enabled") != "no":
-                    for uri in fields.get("uris", "").split():
-                        yield uri, fields.get("suites", "").split()
-        else:
-            for line in text.splitlines():
-                words = re.sub(r"\[[^]]*\]", " ", line.split("#", 1)[0]).split()
-                if len(words) >= 3 and words[0] == "deb":
-                    yield words[1], [words[2]]
-
-
-def apt_mirror() -> str:
-    """Return the Debian mirror apt already uses for the suite; hard-code no host."""
-    entries = list(apt_sources())
-    for uri, suites in entries:
-        if SUITE in suites:
-            return uri
-    pockets = ("-security", "-updates", "-backports")
-    for uri, suites in entries:
-        if suites and not any(s.endswith(pockets) for s in suites):
-            return uri
-    require(False, f"no Debian 'deb' source in /etc/apt/sources.list* to debootstrap {SUITE} from")
-    raise AssertionError("unreachable")
-
-
-def unmount_under(path: Path) -> None:
-    """Unmount anything a failed debootstrap left mounted inside path."""
-    mounts = Path("/proc/mounts").read_text().splitlines()
-    inside = [m.split()[1] for m in mounts if m.split()[1].startswith(str(path) + "/")]
-    for point in sorted(inside, key=len, reverse=True):
-        subprocess.run(["umount", "-l", point], check=False)
-
-
-def rootfs(mirror: str) -> tuple[Path, str]:
-    """Return a cached minbase rootfs with python3 and its cache key, building it if needed."""
-    key = hashlib.sha256(f"{mirror} {SUITE} {PACKAGES} minbase".encode()).hexdigest()[:16]
-    home = CACHE / f"debootstrap-{key}"
-    home.mkdir(parents=True, exist_ok=True)
-    done = home / "rootfs"
-    with open(home / "lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not done.is_dir():
-            partial = home / "partial"
-            if partial.exists():
-                unmount_under(partial)
-                shutil.rmtree(partial)
-            run(
-                "debootstrap",
-                "--variant=minbase",
-                f"--include={PACKAGES}",
-                SUITE,
-                str(partial),
-                mirror,
-                timeout=900,
-            )
-            partial.rename(done)
-    return done, key
-
-
-def container_python(root: Path) -> str:
-    """Return the base's Python version, e.g. '3.11'."""
-    target = os.readlink(root / "usr/bin/python3")
-    match = re.search(r"python(\d+\.\d+)", target)
-    assert match, f"cannot tell the Python version of the base from usr/bin/python3 -> {target}"
-    return match.group(1)
-
-
-def wheelhouse(dest: Path, python: str, tmp: Path) -> None:
-    """Build the project and its dependencies as wheels for the base's Python, on the host."""
-    source = tmp / "source"
-    source.mkdir()
-    meta = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    tops = {p.split(".")[0] for p in meta["tool"]["setuptools"]["packages"]}
-    for name in ["pyproject.toml", "README.md", *sorted(tops)]:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, source / name)
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    if python == "{}.{}".format(*sys.version_info[:2]):
-        run(*pip, "wheel", "--wheel-dir", str(dest), str(source))
-        return
-    # The host's Python differs from the base's: fetch dependency wheels built for the base.
-    run(*pip, "wheel", "--no-deps", "--wheel-dir", str(dest), str(source))
-    (project,) = dest.glob("wishpond_emulator-*.whl")
-    run(
-        *pip,
-        "download",
-        "--only-binary=:all:",
-        "--python-version",
-        python,
-        "--platform",
-        f"manylinux2014_{platform.machine()}",
-        "--dest",
-        str(dest),
-        str(project),
-    )
-
-
-class Podman:
-    """Run podman commands under a containers.conf that pins the ulimits."""
-
-    def __init__(self, conf: Path) -> None:
-        conf.write_text(CONTAINERS_CONF, encoding="utf-8")
-        self.env = {**os.environ, "CONTAINERS_CONF": str(conf)}
-
-    def __call__(
-        self, *args: str, check: bool = True, timeout: float = 300
-    ) -> subprocess.CompletedProcess[str]:
-        if check:
-            return run("podman", *args, env=self.env, timeout=timeout)
-        return subprocess.run(
-            ["podman", *args], capture_output=True, text=True, env=self.env, timeout=timeout,
-            check=False,
-        )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def podman(tmp_path_factory: pytest.TempPathFactory) -> Podman:
-    """Return the podman runner, once podman and runc are installed."""
-    require_tool("podman", "the container test builds and runs the image with podman")
-    require_tool("runc", "podman runs the image with --runtime runc")
-    return Podman(tmp_path_factory.mktemp("podman") / "containers.conf")
-
-
-@pytest.fixture(scope="module")
-def image(podman: Podman, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Build the image from the Dockerfile on a debootstrapped base, with no network."""
-    require_tool("debootstrap", "the base image is a debootstrapped Debian")
-    require(os.geteuid() == 0, "debootstrap and rootful podman need root")
-    root, key = rootfs(apt_mirror())
-    labels = podman(
-        "image", "inspect", BASE_IMAGE, "--format", "{{json .Config.Labels}}", check=False
-    )
-    if labels.returncode != 0 or (json.loads(labels.stdout) or {}).get(ROOTFS_LABEL) != key:
-        # tar -C rootfs -c . | podman import - localhost/base
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        podman_import = subprocess.run(
-            ["podman", "import", "--change", f"LABEL {ROOTFS_LABEL}={key}", "-", BASE_IMAGE],
-            stdin=tar.stdout,
-            capture_output=True,
-            text=True,
-            env=podman.env,
-            check=False,
-        )
-        assert tar.wait() == 0 and podman_import.returncode == 0, podman_import.stderr
-    tmp = tmp_path_factory.mktemp("build")
-    context = tmp / "context"
-    context.mkdir()
-    wheelhouse(context / "wheelhouse", container_python(root), tmp)
-    shutil.copy2(REPO / "Dockerfile", context / "Dockerfile")
-    shutil.copy2(REPO / ".dockerignore", context / ".dockerignore")
-    tag = f"localhost/wishpond-emulator-test:{os.getpid()}"
-    podman(
-        "build",
-        "--runtime", "runc",
-        "--network", "none",  # the wheelhouse is all it installs
-        "--build-arg", f"BASE={BASE_IMAGE}",
-        "--format", "docker",
-        "--tag", tag,
-        str(context),
-    )  # fmt: skip
-    yield tag
-    podman("rmi", "--force", tag, check=False)
 
 
 def free_port() -> int:
@@ -249,24 +33,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start(podman: Podman, image: str, volume: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Run the image detached on a free port with this environment and a volume at /data."""
+    port = free_port()
+    name = f"wishpond-emulator-test-{os.getpid()}-{port}"
+    settings = [f"--env={k}={v}" for k, v in {**env, "WISHPOND_EMULATOR_PORT": str(port)}.items()]
+    podman(
+        "run", "--detach", "--runtime", "runc", "--network", "host", "--name", name,
+        *settings, "--volume", f"{volume}:/data", image,
+    )  # fmt: skip
+    started = time.monotonic()
+    return {"name": name, "url": f"http://127.0.0.1:{port}", "volume": volume, "started": started}
+
+
 @pytest.fixture
 def container(podman: Podman, image: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """Start the image with env-only configuration, a volume for the export and a free port."""
     volume = tmp_path / "data"
     volume.mkdir()
     volume.chmod(0o777)  # the image runs as an unprivileged user
-    port = free_port()
-    name = f"wishpond-emulator-test-{os.getpid()}-{port}"
-    podman(
-        "run", "--detach", "--runtime", "runc", "--network", "host", "--name", name,
-        "--env", f"WISHPOND_EMULATOR_PORT={port}",
-        "--env", "WISHPOND_EMULATOR_EXPORT_ON_EXIT=/data/state.json",
-        "--volume", f"{volume}:/data",
-        image,
-    )  # fmt: skip
-    started = time.monotonic()
-    yield {"name": name, "url": f"http://127.0.0.1:{port}", "volume": volume, "started": started}
-    podman("rm", "--force", name, check=False)
+    started = start(podman, image, volume, {"WISHPOND_EMULATOR_EXPORT_ON_EXIT": "/data/state.json"})
+    yield started
+    podman("rm", "--force", started["name"], check=False)
 
 
 def wait_healthy(podman: Podman, name: str, started: float, limit: float) -> float:
@@ -320,19 +108,51 @@ def test_container_lifecycle(podman: Podman, container: dict[str, Any]) -> None:
     assert lead["attributes"] == {"email": "c@example.com", "plan": "Pro"}
 
 
-def test_documented_example_passes_against_the_container(
-    podman: Podman, container: dict[str, Any], tmp_path: Path
+def github_actions() -> dict[str, Any]:
+    """Return the GitHub Actions example of docs/container.md, parsed."""
+    text = (REPO / "docs" / "container.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- example: github-actions -->\n```yaml\n(.*?)\n```", text, re.S)
+    assert found, "docs/container.md lost its <!-- example: github-actions --> yaml block"
+    job: dict[str, Any] = yaml.safe_load(found.group(1))["jobs"]["integration"]
+    return job
+
+
+def test_documented_example_passes_on_four_workers_against_the_github_actions_service(
+    podman: Podman, image: str, tmp_path: Path
 ) -> None:
+    """The testing.md example passes against a container started as docs/container.md's CI job
+    starts its service, run with the job's environment and its pytest command."""
     from tests.test_testing import documented_example
 
-    wait_healthy(podman, container["name"], container["started"], 10.0)
-    (tmp_path / "test_example.py").write_text(documented_example(), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WISHPOND_EMULATOR_")}
-    env["WISHPOND_EMULATOR_URL"] = container["url"]
-    with contextlib.chdir(tmp_path):
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_example.py"],
-            capture_output=True, text=True, env=env, timeout=120, check=False,
-        )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"\b[1-9]\d* passed", done.stdout), done.stdout
+    job = github_actions()
+    service = job["services"]["wishpond"]
+    (pytest_step,) = [s["run"] for s in job["steps"] if "pytest" in s.get("run", "")]
+    args = shlex.split(pytest_step)
+    assert args[:3] == ["python", "-m", "pytest"], pytest_step
+    volume = tmp_path / "data"
+    volume.mkdir()
+    started = start(podman, image, volume, {k: str(v) for k, v in service.get("env", {}).items()})
+    try:
+        wait_healthy(podman, started["name"], started["started"], 10.0)
+        tests = tmp_path / "tests" / "integration"
+        tests.mkdir(parents=True)
+        (tests / "test_signup.py").write_text(documented_example(), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WISHPOND_EMULATOR_")}
+        env.update({k: str(v) for k, v in job.get("env", {}).items()})
+        env["PYTEST_ADDOPTS"] = " ".join(LEAN_PLUGINS)
+        # The job reaches the service's published port 9474; here the container has its own.
+        env["WISHPOND_EMULATOR_URL"] = env["WISHPOND_EMULATOR_URL"].replace(
+            "localhost:9474", started["url"].removeprefix("http://")
+        )
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args[3:]]
+        with contextlib.chdir(tmp_path):
+            done = subprocess.run(
+                command, capture_output=True, text=True, env=env, timeout=180, check=False
+            )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "-n" in args and re.search(r"\b4 passed", done.stdout), done.stdout
+        # Every test wrote to a merchant of its own, on the one service.
+        merchants = [m["id"] for m in EmulatorClient(started["url"]).merchants()]
+        assert len([m for m in merchants if m.startswith("gw")]) >= 2, merchants
+    finally:
+        podman("rm", "--force", started["name"], check=False)
