@@ -88,4 +88,3 @@ def test_bad_durations_raise_the_emulators_error(wishpond_emulator: EmulatorClie
     with pytest.raises(EmulatorAPIError) as err:
         wishpond_emulator.merchant("shop").define_audience("k", {"event": "E", "within": "soon"})
     assert err.value.code == "invalid_duration" and "rule.within" in err.value.message
-
