@@ -23,6 +23,7 @@ class Reply:
     headers: dict[str, str]
     body: Any
     raw: bytes
+    path: str = ""
 
 
 class Api:
@@ -63,7 +64,7 @@ class Api:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        return Reply(status, {k.lower(): v for k, v in hdrs.items()}, body, raw)
+        return Reply(status, {k.lower(): v for k, v in hdrs.items()}, body, raw, path)
 
     def ok(self, method: str, path: str, json_body: Any = None, schema: str | None = None) -> Any:
         """Send a request that must succeed, validating the answer against a schema."""
@@ -77,8 +78,15 @@ class Api:
         """Check an error reply's status, shape and code; return its message."""
         assert reply.status == status, (reply.status, reply.body)
         assert reply.headers.get("content-type", "").startswith("application/json"), reply.raw
-        contract.validate("error", reply.body)
+        # Segment's surface also puts code and message at the top level, for Segment's libraries.
+        segment = reply.path.startswith("/v1/")
+        contract.validate("segment-error" if segment else "error", reply.body)
         assert reply.body["error"]["code"] == code, reply.body
+        if segment:
+            assert (reply.body["code"], reply.body["message"]) == (
+                code,
+                reply.body["error"]["message"],
+            )
         return str(reply.body["error"]["message"])
 
 
@@ -90,6 +98,8 @@ class Merchant:
     id: str
     key: str
     segment_key: str | None = None
+    # The journal entries of this test are those after this id.
+    journal_start: int = 0
 
     def segment(
         self,
@@ -111,6 +121,12 @@ class Merchant:
             data=data,
             headers={"Authorization": f"Basic {token}", **(headers or {})},
         )
+
+    def journal(self, outcome: str | None = None) -> list[Any]:
+        """Return this merchant's journal entries, oldest first."""
+        query = f"?merchant_id={self.id}&after_id={self.journal_start}"
+        query += f"&outcome={outcome}" if outcome else ""
+        return list(self.api.ok("GET", f"/_emulator/requests{query}", schema="journal")["requests"])
 
     def creds(self) -> dict[str, str]:
         return {"merchant_id": self.id, "write_key": self.key}
@@ -172,5 +188,7 @@ def merchant(api: Api, health: Any, request: pytest.FixtureRequest) -> Iterator[
         mid, key = f"contract-{uuid.uuid4().hex[:12]}", "contract-key"
         segment_key = segment_key or mid  # open mode: a write key names its merchant
     api.ok("DELETE", f"/_emulator/merchants/{mid}")
-    yield Merchant(api, mid, key, segment_key)
+    entries = api.ok("GET", f"/_emulator/requests?merchant_id={mid}")["requests"]
+    start = max((e["id"] for e in entries), default=0)
+    yield Merchant(api, mid, key, segment_key, start)
     api.call("DELETE", f"/_emulator/merchants/{mid}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -102,7 +103,14 @@ def test_page_screen_group_alias_are_accepted_and_skipped(merchant: Merchant) ->
     assert merchant.events() == []
 
 
-def test_batch_applies_in_order_and_is_atomic(merchant: Merchant) -> None:
+def faithful(health: Any) -> bool:
+    """Return whether the server answers /v1 as Segment does (servers predating it do not)."""
+    return bool(health.get("segment_responses") == "faithful")
+
+
+def test_batch_applies_in_order_and_drops_or_refuses_bad_messages(
+    merchant: Merchant, health: Any
+) -> None:
     good = [
         {"type": "identify", "userId": "u1", "traits": {"email": "a@b.c"}},
         {"type": "track", "userId": "u1", "event": "One"},
@@ -116,10 +124,109 @@ def test_batch_applies_in_order_and_is_atomic(merchant: Merchant) -> None:
         {"type": "nonsense"},
     ]
     reply = merchant.segment("/v1/batch", {"batch": bad})
+    if faithful(health):
+        # As Segment: 200, the valid message applied, each bad one dropped alone.
+        assert reply.status == 200 and reply.body == {"success": True}, reply.body
+        assert reply.headers["wishpond-emulator-dropped"] == "2"
+        assert [e["event"] for e in merchant.events("?type=track")] == ["One", "Two"]
+        [entry] = merchant.journal("dropped")
+        assert [d["index"] for d in entry["drops"]] == [1, 2]
+        assert all(d["reason"] for d in entry["drops"])
+        return
     message = merchant.api.error(reply, 400, "invalid_batch")
     assert "message 1" in message and "message 2" in message
     assert [e["index"] for e in reply.body["error"]["errors"]] == [1, 2]
     assert merchant.api.call("GET", merchant.path("/events")).raw == before
+    [entry] = merchant.journal("rejected")
+    assert [d["index"] for d in entry["drops"]] == [1, 2]
+
+
+def test_more_than_2500_messages_are_all_dropped_or_refused(
+    merchant: Merchant, health: Any
+) -> None:
+    batch = {"batch": [{"type": "track", "userId": "u1", "event": "E"}] * 2501}
+    reply = merchant.segment("/v1/batch", batch)
+    if faithful(health):
+        assert reply.status == 200 and reply.headers["wishpond-emulator-dropped"] == "2501"
+    else:
+        merchant.api.error(reply, 400, "too_many_messages")
+    assert merchant.events() == []
+    assert len(merchant.journal()[-1]["drops"]) == 2501
+
+
+def test_a_retried_message_id_is_applied_once(merchant: Merchant) -> None:
+    message = {"type": "track", "userId": "u1", "event": "Paid", "messageId": "retry-1"}
+    for _ in range(2):
+        ok(merchant, "/v1/batch", {"batch": [message, message]})
+    ok(merchant, "/v1/track", message)
+    [event] = merchant.events()
+    assert (event["event"], event["message_id"]) == ("Paid", "retry-1")
+    reasons = [s["reason"] for e in merchant.journal() for s in e["skipped"]]
+    assert reasons == ["duplicate messageId"] * 4
+
+
+@pytest.mark.parametrize(
+    "extra,reason",
+    [
+        ({"integrations": {"Wishpond": False}}, "disabled by the integrations option"),
+        ({"integrations": {"All": False}}, "disabled by the integrations option"),
+        ({"_metadata": {"bundled": ["Wishpond"]}}, "sent in device mode by the browser"),
+    ],
+)
+def test_messages_segment_keeps_from_wishpond(
+    merchant: Merchant, extra: dict[str, Any], reason: str
+) -> None:
+    ok(merchant, "/v1/track", {"userId": "u1", "event": "E", **extra})
+    ok(
+        merchant,
+        "/v1/track",
+        {"userId": "u1", "event": "F", "integrations": {"All": False, "Wishpond": True}},
+    )
+    assert [e["event"] for e in merchant.events()] == ["F"]
+    assert merchant.journal()[0]["skipped"][0]["reason"] == reason
+
+
+def test_analytics_js_endpoints_take_text_plain(merchant: Merchant) -> None:
+    for path, body in (
+        ("/v1/i", {"userId": "u1", "traits": {"since": "2024-06-01T10:00:00+02:00"}}),
+        ("/v1/t", {"userId": "u1", "event": "E", "properties": {"on": "2024-01-01"}}),
+        ("/v1/b", {"batch": [{"type": "track", "userId": "u1", "event": "B"}]}),
+    ):
+        data = json.dumps({**body, "writeKey": merchant.segment_key}).encode()
+        reply = merchant.api.call("POST", path, data=data, content_type="text/plain")
+        assert reply.status == 200 and reply.body == {"success": True}, (path, reply.body)
+        assert reply.headers.get("access-control-allow-origin") == "*"
+    # facade's date traversal: ISO dates reach Wishpond as UTC with milliseconds.
+    assert merchant.lead("u1")["attributes"]["since"] == "2024-06-01T08:00:00.000Z"
+    tracked = merchant.events("?type=track")
+    assert [(e["event"], e["properties"]) for e in tracked] == [
+        ("E", {"on": "2024-01-01T00:00:00.000Z"}),
+        ("B", {}),
+    ]
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_events_carry_the_message_id_and_the_corrected_timestamp(merchant: Merchant) -> None:
+    message = {"type": "track", "userId": "u1", "event": "E", "messageId": "m-1"}
+    batch = {
+        "batch": [{**message, "timestamp": "2024-05-01T10:00:00.000Z"}],
+        "sentAt": "2024-05-01T10:00:02.250Z",
+    }
+    ok(merchant, "/v1/batch", batch)
+    historical = {**message, "messageId": "m-2", "timestamp": "2019-03-04T05:06:07+02:00"}
+    ok(merchant, "/v1/track", historical)
+    first, second = merchant.events()
+    assert (first["message_id"], second["message_id"]) == ("m-1", "m-2")
+    # received_at - (sentAt - timestamp): the client's clock skew taken out.
+    expected = _at(first["received_at"]) - timedelta(seconds=2.25)
+    assert _at(first["timestamp"]) == expected and first["timestamp"].endswith("Z")
+    # No sentAt: the timestamp as sent, in UTC with milliseconds (a historical import).
+    assert second["timestamp"] == "2019-03-04T03:06:07.000Z"
+    tracked = merchant.track("Direct", anonymous_id="a1")
+    assert tracked["timestamp"] == tracked["received_at"] and tracked["message_id"] is None
 
 
 def test_gzip_bodies_are_accepted(merchant: Merchant) -> None:

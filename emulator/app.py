@@ -1,4 +1,4 @@
-"""The Flask app factory: surfaces, JSON errors, and CORS for the browser tracker."""
+"""The Flask app factory: surfaces, JSON errors, and CORS for what browsers post to."""
 
 from __future__ import annotations
 
@@ -16,6 +16,18 @@ CORS_HEADERS = (
     ("Access-Control-Allow-Headers", "Content-Type"),
     ("Access-Control-Max-Age", "600"),
 )
+# Segment's API, where analytics.js posts: a page may also send the key as Basic auth, gzip,
+# and read how many messages were dropped.
+SEGMENT_PREFIX = "/v1/"
+SEGMENT_CORS_HEADERS = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "POST, OPTIONS"),
+    ("Access-Control-Allow-Headers", "Content-Type, Authorization, Content-Encoding"),
+    ("Access-Control-Expose-Headers", "Wishpond-Emulator-Dropped"),
+    ("Access-Control-Max-Age", "600"),
+)
+# Segment's libraries read an error's code and message at the top level of the body.
+FLAT_ERROR_PREFIXES = (SEGMENT_PREFIX,)
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -51,7 +63,7 @@ def build(settings: Any = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json = JSONProvider(app)
     app.extensions["wishpond_emulator"] = Emulator.build(settings)
-    errors.register(app)
+    errors.register(app, FLAT_ERROR_PREFIXES)
     app.register_blueprint(tracker.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(segment.bp)
@@ -65,6 +77,9 @@ def build(settings: Any = None) -> Flask:
 
 
 def _cors(response: Response) -> Response:
-    if request.path.startswith(CORS_PREFIXES):
+    path = request.path
+    if path.startswith(CORS_PREFIXES):
         response.headers.extend(CORS_HEADERS)  # none of them is set before this
+    elif path.startswith(SEGMENT_PREFIX):
+        response.headers.extend(SEGMENT_CORS_HEADERS)
     return response

@@ -29,3 +29,7 @@ class Call:
     attributes: JSON | None = None
     audiences: Mapping[str, bool] | None = None
     source: str = "tracker"
+    # Segment's messageId, applied once per merchant; None applies every time.
+    message_id: str | None = None
+    # When it happened (Segment's corrected timestamp); None means when it was received.
+    timestamp: str | None = None

@@ -58,6 +58,10 @@ SERVE_OPTIONS = (
     Option("--threads", "worker threads (default 32)", int),
     Option("--max-wait", "longest long-poll wait in seconds (default 60)", float),
     Option("--quiet", "print nothing but errors", switch=True),
+    Option(
+        "--segment-responses",
+        "faithful (default): /v1 drops bad messages alone, as Segment; strict: 400 for any",
+    ),
 )
 READY_OPTIONS = (
     Option("--url", "emulator URL (default from --host/--port)"),
@@ -133,6 +137,7 @@ def settings_from(values: dict[str, Any]) -> Settings:
         "threads",
         "max_wait",
         "quiet",
+        "segment_responses",
     ):
         if key in values:
             kwargs[key] = values[key]

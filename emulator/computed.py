@@ -112,10 +112,13 @@ def due_count(audience: Audience, until_ms: int) -> int:
 
 
 def event_time(event: Event | Mapping[str, Any]) -> str:
-    """Return when an event (stored, or its wire form) happened: the one place that decides."""
+    """Return when an event (stored, or its wire form) happened: the one place that decides.
+
+    Its timestamp (Segment's corrected time) when it has one, otherwise its received_at.
+    """
     if isinstance(event, Event):
-        return event.received_at
-    return str(event["received_at"])
+        return event.timestamp or event.received_at
+    return str(event.get("timestamp") or event["received_at"])
 
 
 class Window:
@@ -199,7 +202,7 @@ def emit(
 ) -> tuple[engage.Sync, list[Call]]:
     """Return one sync's diff and its Engage identifies, mapped as Segment's are (§4.3)."""
     result = engage.sync(key, previous, now, first, at, addresses)
-    calls = [c for c in map(ingest.to_call, result.messages) if isinstance(c, Call)]
+    calls = [c for c in (ingest.to_call(m, at) for m in result.messages) if isinstance(c, Call)]
     return result, calls
 
 

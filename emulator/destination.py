@@ -2,7 +2,8 @@
 
 The integration calls `Wishpond.Tracker.identify(userId, identify.traits(ALIASES))` and
 `Wishpond.Tracker.track(event, properties)`; `identify.traits` comes from Segment's facade
-library, whose lookups ignore case and separators. Everything here is pure.
+library, whose lookups ignore case and separators, and which reads every ISO date string
+of the traits and properties as a Date (emulator/isodate.py). Everything here is pure.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from emulator import isodate
 
 JSON = dict[str, Any]
 
@@ -81,13 +84,18 @@ def _trim(text: str) -> str:
     return text.strip(_JS_SPACE)
 
 
+def _text(value: Any) -> bool:
+    """Return whether a traversed value is a string in JavaScript (a date there is a Date)."""
+    return isinstance(value, str) and not isodate.was_date(value)
+
+
 def first_name(traits: Mapping[str, Any]) -> str | None:
     """Return facade's firstName(): the trait, else the first word of a string name."""
     value = _lookup(traits, "firstName")
-    if isinstance(value, str):
+    if _text(value):
         return _trim(value)
     name = _lookup(traits, "name")
-    if isinstance(name, str):
+    if _text(name):
         return _trim(name).split(" ")[0]
     return None
 
@@ -95,10 +103,10 @@ def first_name(traits: Mapping[str, Any]) -> str | None:
 def last_name(traits: Mapping[str, Any]) -> str | None:
     """Return facade's lastName(): the trait, else what follows the first space of name."""
     value = _lookup(traits, "lastName")
-    if isinstance(value, str):
+    if _text(value):
         return _trim(value)
     name = _lookup(traits, "name")
-    if not isinstance(name, str):
+    if not _text(name):
         return None
     space = _trim(name).find(" ")
     if space == -1:
@@ -111,7 +119,10 @@ _GETTERS = {"firstName": first_name, "lastName": last_name}
 
 
 def identify_traits(user_id: str | None, traits: Mapping[str, Any] | None) -> JSON:
-    """Return facade's identify.traits(ALIASES): the traits Wishpond's identify receives."""
+    """Return facade's identify.traits(ALIASES): the traits Wishpond's identify receives.
+
+    The traits are those of the traversed message: dates already in their wire form.
+    """
     out: JSON = dict(traits or {})
     if user_id:
         out["id"] = user_id
@@ -126,19 +137,24 @@ def identify_traits(user_id: str | None, traits: Mapping[str, Any] | None) -> JS
     return out
 
 
+def _dated(value: str | None) -> str | None:
+    """Return a field facade traversed: a date string in its wire form, anything else as is."""
+    return isodate.normalize(value) if isodate.is_date(value) else value
+
+
 def map_message(message: Mapping[str, Any]) -> TrackerCall | Skip:
     """Return the tracker call the destination makes for a validated Segment message."""
     kind = message["type"]
-    user_id = segment_id(message.get("userId"))
+    user_id = _dated(segment_id(message.get("userId")))
     anonymous_id = segment_id(message.get("anonymousId"))
     if kind == "identify":
         if user_id is None:
             return Skip(kind, USER_ID_REQUIRED)
-        traits = identify_traits(user_id, message.get("traits"))
+        traits = identify_traits(user_id, isodate.traverse(message.get("traits")))
         return TrackerCall("identify", user_id, anonymous_id, traits=traits)
     if kind == "track":
-        properties = dict(message.get("properties") or {})
+        properties = dict(isodate.traverse(message.get("properties") or {}))
         return TrackerCall(
-            "track", user_id, anonymous_id, event=message["event"], properties=properties
+            "track", user_id, anonymous_id, event=_dated(message["event"]), properties=properties
         )
     return Skip(kind, NOT_SUPPORTED)

@@ -8,6 +8,7 @@ if TYPE_CHECKING:  # the CLI imports this module; only the app needs Flask
     from flask import Flask, Response
     from werkzeug.exceptions import HTTPException
 
+FLAT_CONFIG = "WISHPOND_FLAT_ERROR_PREFIXES"
 # Werkzeug's HTTP errors, named in the emulator's snake_case codes.
 _HTTP_CODES = {
     400: "bad_request",
@@ -38,12 +39,17 @@ class EmulatorError(Exception):
         """Return the JSON error document."""
         return {"error": {"code": self.code, "message": self.message, **self.extra}}
 
+    def flat_body(self) -> dict[str, Any]:
+        """Return the error document with code and message at the top level too."""
+        return {"code": self.code, "message": self.message, **self.body()}
+
 
 def error_response(err: EmulatorError) -> Response:
-    """Render an EmulatorError as a JSON response."""
-    from flask import jsonify
+    """Render an EmulatorError as a JSON response (flat on the paths that want it)."""
+    from flask import current_app, jsonify, request
 
-    response = jsonify(err.body())
+    flat = request.path.startswith(current_app.config.get(FLAT_CONFIG, ()))
+    response = jsonify(err.flat_body() if flat else err.body())
     response.status_code = err.status
     return response
 
@@ -90,10 +96,11 @@ def _unexpected(exc: Exception) -> Response:
     return error_response(as_error(exc))
 
 
-def register(app: Flask) -> None:
-    """Install the JSON error handlers on an app."""
+def register(app: Flask, flat_prefixes: tuple[str, ...] = ()) -> None:
+    """Install the JSON error handlers on an app; under flat_prefixes errors are flat too."""
     from werkzeug.exceptions import HTTPException
 
+    app.config[FLAT_CONFIG] = flat_prefixes
     app.register_error_handler(EmulatorError, error_response)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -1,4 +1,4 @@
-"""Segment messages -> Calls and per-message verdicts: size, schema, Engage, mapping (pure)."""
+"""Segment messages -> Calls and per-message verdicts: size, schema, forwarding, mapping (pure)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import contract
-from emulator import destination, engage
+from emulator import destination, engage, forwarding
 from emulator.calls import JSON, Call
 from emulator.errors import EmulatorError
 
 MAX_MESSAGE = 32 * 1024  # Segment: 32 KB per message
+MAX_BATCH = 2_500  # Segment: messages per batch; past it every one is dropped
 SHOWN_ERRORS = 10
 ADDED_BYTES = 64  # room for what a surface adds to a message: its "type" from the path
+BRIEF_FIELDS = ("type", "userId", "anonymousId", "event", "messageId")
+BRIEF_CHARS = 200
 
 
 def _size(message: Any) -> int:
@@ -25,26 +28,55 @@ def _size(message: Any) -> int:
     )
 
 
-def to_call(message: Mapping[str, Any]) -> Call | destination.Skip:
+def brief(message: Any) -> JSON:
+    """Return the identifying fields of a message, for the journal and assertion messages."""
+    if not isinstance(message, dict):
+        shown = json.dumps(message)
+        return {"(value)": shown if len(shown) <= BRIEF_CHARS else shown[:BRIEF_CHARS] + "..."}
+    out: JSON = {}
+    for name in BRIEF_FIELDS:
+        value = message.get(name)
+        if isinstance(value, str) and len(value) > BRIEF_CHARS:
+            value = value[:BRIEF_CHARS] + "..."
+        elif value is not None and not isinstance(value, (str, int, float, bool)):
+            value = f"({type(value).__name__})"
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def drop(index: int, message: Any, reason: str, field_name: str | None = None) -> JSON:
+    """Return the journal's record of one dropped message."""
+    out: JSON = {"index": index, "reason": reason}
+    if field_name is not None:
+        out["field"] = field_name
+    out["message"] = brief(message)
+    return out
+
+
+def to_call(
+    message: Mapping[str, Any], now: str | None = None, sent_at: Any = None
+) -> Call | destination.Skip:
     """Map a validated Segment message to a store call (mapping plus Engage), or a skip."""
-    return _call(message, engage.personas(message))
+    return _call(message, engage.personas(message), now, sent_at)
 
 
-def _call(message: Mapping[str, Any], marker: JSON | None) -> Call | destination.Skip:
+def _call(
+    message: Mapping[str, Any], marker: JSON | None, now: str | None, sent_at: Any
+) -> Call | destination.Skip:
     """Map a message whose Engage marker (context.personas, or None) was read once."""
     mapped = destination.map_message(message)
     if isinstance(mapped, destination.Skip):
         return mapped
-    source = "engage" if marker is not None else "segment"
-    audiences = engage.toggles(message, marker)
+    common: Any = {
+        "audiences": engage.toggles(message, marker),
+        "source": "engage" if marker is not None else "segment",
+        "message_id": forwarding.message_id(message),
+        "timestamp": forwarding.timestamp(message, sent_at, now),
+    }
     if mapped.method == "identify":
         return Call(
-            "identify",
-            mapped.user_id,
-            mapped.anonymous_id,
-            attributes=mapped.traits,
-            audiences=audiences,
-            source=source,
+            "identify", mapped.user_id, mapped.anonymous_id, attributes=mapped.traits, **common
         )
     return Call(
         "track",
@@ -52,23 +84,36 @@ def _call(message: Mapping[str, Any], marker: JSON | None) -> Call | destination
         mapped.anonymous_id,
         event=mapped.event,
         properties=mapped.properties,
-        audiences=audiences,
-        source=source,
+        **common,
     )
 
 
 @dataclass
 class Plan:
-    """What a list of Segment messages becomes: the calls to apply and each message's verdict."""
+    """What a list of Segment messages becomes: the entries to deliver and each verdict.
+
+    `entries` are in message order, each a Call or (accepted, not forwarded) its message id,
+    for Store.deliver; `indexes[i]` is the message index of `entries[i]`.
+    """
 
     total: int
-    calls: list[Call] = field(default_factory=list)
+    entries: list[Call | str] = field(default_factory=list)
+    indexes: list[int] = field(default_factory=list)
     skipped: list[JSON] = field(default_factory=list)
     errors: list[JSON] = field(default_factory=list)
+    drops: list[JSON] = field(default_factory=list)
+    oversized: bool = False
 
-    def refusal(self) -> EmulatorError | None:
-        """Return the 400 that lists every invalid message, or None when all are valid."""
-        if not self.errors:
+    def _invalid(self, index: int, message: Any, field_name: str, text: str) -> None:
+        self.errors.append({"index": index, "field": field_name, "message": text})
+        self.drops.append(drop(index, message, text, field_name))
+
+    def refusal(self, strict: bool) -> EmulatorError | None:
+        """Return the 400 listing every invalid message, or None when the request goes ahead.
+
+        Strict refuses any invalid message; faithful, as Segment, only a message over 32 KB.
+        """
+        if not self.errors or not (strict or self.oversized):
             return None
         shown = self.errors[:SHOWN_ERRORS]
         detail = "; ".join(f"message {e['index']}: {e['message'].rstrip('.')}" for e in shown)
@@ -80,21 +125,44 @@ class Plan:
             errors=self.errors,
         )
 
-    def summary(self) -> str:
-        """Return the journal's one-line summary of what was applied and skipped."""
-        parts = [
-            f"{c.type} {c.event!r}" if c.event else f"{c.type} {c.lead_id}" for c in self.calls[:3]
-        ]
-        if len(self.calls) > 3:
-            parts.append(f"+{len(self.calls) - 3} more")
-        if self.skipped:
-            parts.append(f"{len(self.skipped)} skipped")
+    def settle(self, repeats: Sequence[int]) -> tuple[list[JSON], str]:
+        """Return the journal's skips and summary, given the entries the store found repeated."""
+        calls = [e for e in self.entries if isinstance(e, Call)]
+        if not repeats:
+            return self.skipped, self._summary(calls, self.skipped)
+        kinds = {s["index"]: s["type"] for s in self.skipped}
+        repeated = {self.indexes[p]: self.entries[p] for p in repeats}
+        skipped = [s for s in self.skipped if s["index"] not in repeated]
+        for index, entry in repeated.items():
+            kind = entry.type if isinstance(entry, Call) else kinds[index]
+            skipped.append({"index": index, "type": kind, "reason": forwarding.DUPLICATE})
+        skipped.sort(key=lambda s: s["index"])
+        gone = {id(e) for e in repeated.values()}
+        applied = [c for c in calls if id(c) not in gone]
+        return skipped, self._summary(applied, skipped)
+
+    def _summary(self, calls: list[Call], skipped: list[JSON]) -> str:
+        parts = [f"{c.type} {c.event!r}" if c.event else f"{c.type} {c.lead_id}" for c in calls[:3]]
+        if len(calls) > 3:
+            parts.append(f"+{len(calls) - 3} more")
+        if skipped:
+            parts.append(f"{len(skipped)} skipped")
+        if self.drops:
+            parts.append(f"{len(self.drops)} dropped")
         return ", ".join(parts) or "nothing applied"
 
 
-def plan(messages: Sequence[Any], body_bytes: int | None = None) -> Plan:
+def plan(
+    messages: Sequence[Any],
+    body_bytes: int | None = None,
+    *,
+    now: str | None = None,
+    sent_at: Any = None,
+    schema: str = "segment-message",
+) -> Plan:
     """Check every message and map it, noting each skip and each invalid message by index.
 
+    `now` is the receive time and `sent_at` the batch's sentAt, for Segment's timestamps.
     A message is never larger than the body it came in (plus the few bytes of a `type` the
     single-message endpoints add), so a body well under the per-message limit is not measured
     message by message.
@@ -103,27 +171,34 @@ def plan(messages: Sequence[Any], body_bytes: int | None = None) -> Plan:
     measure = body_bytes is None or body_bytes + ADDED_BYTES > MAX_MESSAGE
     for index, message in enumerate(messages):
         if measure and (size := _size(message)) > MAX_MESSAGE:
-            out.errors.append(
-                {
-                    "index": index,
-                    "field": "(message)",
-                    "message": f"message is {size} bytes; Segment accepts at most "
-                    f"{MAX_MESSAGE} bytes (32 KB) per message.",
-                }
+            out.oversized = True
+            out._invalid(
+                index,
+                message,
+                "(message)",
+                f"message is {size} bytes; Segment accepts at most {MAX_MESSAGE} bytes (32 KB) "
+                "per message.",
             )
             continue
         try:
-            contract.validate("segment-message", message)
+            contract.validate(schema, message)
         except contract.ContractError as exc:
             field_name = "(message)" if exc.field == "(body)" else exc.field
-            out.errors.append({"index": index, "field": field_name, "message": str(exc)})
+            out._invalid(index, message, field_name, str(exc))
+            continue
+        message_id = forwarding.message_id(message)
+        reason = forwarding.not_forwarded(message)
+        if reason is not None:
+            out.skipped.append({"index": index, "type": message["type"], "reason": reason})
+            if message_id is not None:
+                out.entries.append(message_id)
+                out.indexes.append(index)
             continue
         marker = engage.personas(message)
-        mapped = _call(message, marker)
-        if isinstance(mapped, destination.Skip):
-            out.skipped.append({"index": index, "type": mapped.type, "reason": mapped.reason})
-            continue
-        out.calls.append(mapped)
+        mapped = _call(message, marker, now, sent_at)
+        assert isinstance(mapped, Call)  # the forwarding rules leave the destination no skip
+        out.entries.append(mapped)
+        out.indexes.append(index)
         note = None if mapped.audiences else engage.ignored_toggle(message, marker)
         if note is not None:
             out.skipped.append({"index": index, "type": "identify", "reason": note})
@@ -131,11 +206,18 @@ def plan(messages: Sequence[Any], body_bytes: int | None = None) -> Plan:
 
 
 def batch_messages(body: Mapping[str, Any]) -> list[Any]:
-    """Return a batch's messages with the batch-level context merged into each."""
-    shared = body.get("context") or {}
-    return [
-        {**m, "context": {**shared, **(m.get("context") or {})}}
-        if shared and isinstance(m, dict) and isinstance(m.get("context") or {}, dict)
-        else m  # anything else is left for the message schema to report
-        for m in body["batch"]
-    ]
+    """Return a batch's messages with the batch-level context and integrations merged in."""
+    shared = {k: body.get(k) for k in ("context", "integrations") if body.get(k)}
+    if not shared:
+        return list(body["batch"])
+    out = []
+    for m in body["batch"]:
+        if isinstance(m, dict):
+            m = dict(m)
+            for key, value in shared.items():
+                own = m.get(key) or {}
+                if isinstance(own, dict) and isinstance(value, dict):
+                    m[key] = {**value, **own}
+                # anything else is left for the message schema to report
+        out.append(m)
+    return out

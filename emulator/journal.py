@@ -21,6 +21,8 @@ class Note:
     merchant_id: str | None = None
     skipped: list[JSON] = field(default_factory=list)
     summary: str | None = None
+    # Messages not accepted: {index, reason, ...}; on a rejected call, what it would drop.
+    drops: list[JSON] = field(default_factory=list)
 
 
 class Journal:
@@ -51,6 +53,7 @@ class Journal:
                     "error": error,
                     "skipped": note.skipped,
                     "summary": note.summary,
+                    "drops": note.drops,
                 }
             )
 
@@ -90,4 +93,6 @@ class Journal:
 def _outcome(entry: JSON) -> str:
     if entry["status"] >= 400:
         return "rejected"
+    if entry.get("drops"):
+        return "dropped"
     return "skipped" if entry.get("skipped") else "accepted"

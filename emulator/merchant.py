@@ -244,6 +244,25 @@ class MerchantView:
             )
         )
 
+    def dropped(self) -> list[JSON]:
+        """Return this merchant's journal entries that dropped messages or were rejected.
+
+        Each entry carries `drops` (each message's index, reason and fields) and, when the call
+        was rejected, its `error`. Calls whose write key routed to no merchant are not here:
+        they belong to no merchant (the pytest plugin's failure report lists them).
+        """
+        return dropped_calls(self.client, merchant_id=self.id)
+
+    def assert_nothing_dropped(self) -> None:
+        """Fail, listing each drop with its reason and the message's fields, if any call dropped."""
+        __tracebackhide__ = True
+        entries = self.dropped()
+        if entries:
+            raise AssertionError(
+                f"Merchant {self.id!r}: {len(entries)} call(s) dropped or rejected messages:\n"
+                + describe_drops(entries)
+            )
+
     def _facts(self, lead_id: str) -> Facts:
         """Gather what the emulator holds around a lead id that this merchant lacks."""
         others = [m for m in self.client.merchants() if m["id"] != self.id]
@@ -260,3 +279,40 @@ class MerchantView:
 def _brief(event: JSON) -> JSON:
     keep = ("seq", "type", "lead_id", "anonymous_id", "event", "properties", "attributes")
     return {k: event[k] for k in keep if event.get(k) is not None}
+
+
+def dropped_calls(client: Client, after_id: int = 0, merchant_id: str | None = None) -> list[JSON]:
+    """Return the journal's dropped and rejected entries after after_id, oldest first."""
+    query: JSON = {"after_id": after_id}
+    if merchant_id is not None:
+        query["merchant_id"] = merchant_id
+    found = [
+        entry
+        for outcome in ("dropped", "rejected")
+        for entry in client.request(
+            "GET", "/_emulator/requests", query={**query, "outcome": outcome}
+        )["requests"]
+    ]
+    return sorted(found, key=lambda e: e["id"])
+
+
+def _fields(message: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in message.items()) or "no fields"
+
+
+def describe_drops(entries: Sequence[JSON]) -> str:
+    """Return one line per dropped message (or rejected call): where, why, and what it held."""
+    lines = []
+    for entry in entries:
+        merchant = entry.get("merchant_id")
+        where = f"{entry['method']} {entry['path']} -> {entry['status']}"
+        where += f" for merchant {merchant!r}" if merchant is not None else " (no merchant)"
+        for drop in entry.get("drops") or []:
+            lines.append(
+                f"  {where}: message {drop['index']} ({_fields(drop.get('message') or {})}): "
+                f"{drop['reason']}"
+            )
+        if not entry.get("drops"):
+            error = entry.get("error") or {}
+            lines.append(f"  {where}: {error.get('code', 'error')}: {error.get('message', '')}")
+    return "\n".join(lines)

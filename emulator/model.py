@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from sys import intern
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,9 @@ from emulator.calls import EVENT_TYPES, JSON, Call
 
 if TYPE_CHECKING:  # computed reads merchants; merchants only hold its audiences
     from emulator.computed import Audience
+
+# How many accepted message ids a merchant remembers to apply each message once.
+MESSAGE_ID_WINDOW = 100_000
 
 
 def _shared_keys(value: JSON | None) -> JSON | None:
@@ -28,10 +32,12 @@ class Event:
         "attributes",
         "event",
         "lead_id",
+        "message_id",
         "properties",
         "received_at",
         "seq",
         "source",
+        "timestamp",
         "type",
     )
 
@@ -46,6 +52,8 @@ class Event:
         attributes: JSON | None,
         source: str,
         received_at: str,
+        message_id: str | None = None,
+        timestamp: str | None = None,
     ) -> None:
         self.seq = seq
         self.type = type
@@ -56,6 +64,9 @@ class Event:
         self.attributes = attributes
         self.source = source
         self.received_at = received_at
+        self.message_id = message_id
+        # None when it is received_at, which most events' timestamps are.
+        self.timestamp = timestamp
 
     def to_json(self) -> JSON:
         """Return the wire form of the event."""
@@ -69,6 +80,8 @@ class Event:
             "attributes": self.attributes,
             "source": self.source,
             "received_at": self.received_at,
+            "timestamp": self.timestamp or self.received_at,
+            "message_id": self.message_id,
         }
 
 
@@ -124,6 +137,20 @@ class Merchant:
         self.by_title: dict[str, list[int]] = {}
         self.by_type: dict[str, list[int]] = {t: [] for t in EVENT_TYPES}
         self.computed: dict[str, Audience] = {}  # computed audiences by key, in definition order
+        # The last MESSAGE_ID_WINDOW accepted message ids, oldest first.
+        self.message_ids: OrderedDict[str, None] = OrderedDict()
+
+    # -- message ids --------------------------------------------------------
+
+    def holds(self, message_id: str) -> bool:
+        """Return whether a message with this id was accepted (within the window)."""
+        return message_id in self.message_ids
+
+    def hold(self, message_id: str) -> None:
+        """Remember an accepted message's id, forgetting the oldest past the window."""
+        self.message_ids[message_id] = None
+        if len(self.message_ids) > MESSAGE_ID_WINDOW:
+            self.message_ids.popitem(last=False)
 
     # -- writes -------------------------------------------------------------
 
@@ -213,6 +240,8 @@ class Merchant:
             attributes=attributes,
             source=call.source,
             received_at=now,
+            message_id=call.message_id,
+            timestamp=call.timestamp if call.timestamp != now else None,
         )
         self.add_event(event)
         return lead, event

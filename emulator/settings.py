@@ -9,6 +9,7 @@ from emulator.errors import EmulatorError
 
 ID_PATTERN = r"^[A-Za-z0-9._~-]{1,128}$"
 _ID = re.compile(ID_PATTERN)
+SEGMENT_RESPONSES = ("faithful", "strict")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Settings:
     # Longest long-poll a client may ask for, in seconds.
     max_wait: float = 60.0
     quiet: bool = False
+    # How /v1 answers invalid messages: faithful drops them alone, as Segment does; strict
+    # rejects the whole request.
+    segment_responses: str = "faithful"
 
     def __post_init__(self) -> None:
         for name in ("max_events", "journal_size", "max_body_bytes", "threads"):
@@ -40,6 +44,11 @@ class Settings:
         if self.max_wait < 0:
             raise EmulatorError(
                 "invalid_setting", f"{_flag('max_wait')} must be 0 or more seconds."
+            )
+        if self.segment_responses not in SEGMENT_RESPONSES:
+            raise EmulatorError(
+                "invalid_setting",
+                f"--segment-responses must be faithful or strict, got {self.segment_responses!r}.",
             )
         for merchant_id in [*self.merchants, *self.sources.values()]:
             if not valid_id(merchant_id):

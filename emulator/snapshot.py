@@ -14,7 +14,7 @@ from emulator import computed
 from emulator.calls import JSON
 from emulator.clock import utc_now
 from emulator.errors import EmulatorError
-from emulator.model import Event, Lead, Merchant, Visitor
+from emulator.model import MESSAGE_ID_WINDOW, Event, Lead, Merchant, Visitor
 
 
 def dump(m: Merchant) -> JSON:
@@ -28,6 +28,7 @@ def dump(m: Merchant) -> JSON:
             {"anonymous_id": v.anonymous_id, "lead_id": v.lead_id} for v in m.visitors.values()
         ],
         "events": [e.to_json() for e in m.events],
+        "message_ids": list(m.message_ids),
     }
     if m.computed:
         out["computed_audiences"] = [a.to_json() for a in m.computed.values()]
@@ -70,7 +71,10 @@ def build(merchant_id: str, body: Mapping[str, Any], now: str | None = None) -> 
             attributes=raw.get("attributes"),
             source=raw.get("source", "import"),
             received_at=raw.get("received_at") or stamp,
+            message_id=raw.get("message_id"),
         )
+        timestamp = raw.get("timestamp")
+        ev.timestamp = timestamp if timestamp != ev.received_at else None
         anon_id = ev.anonymous_id
         if ev.lead_id is None and anon_id is not None and anon_id in m.visitors:
             # A linked visitor's history belongs to its lead, as re-attribution would have made it.
@@ -81,6 +85,12 @@ def build(merchant_id: str, body: Mapping[str, Any], now: str | None = None) -> 
         if anon_id is not None and anon_id not in m.visitors:
             m.visitors[anon_id] = Visitor(anon_id, None)
         m.add_event(ev)
+    # A file without the window (older ones, hand-written fixtures) holds its events' ids.
+    ids = body.get("message_ids")
+    if ids is None:
+        ids = [e.message_id for e in m.events if e.message_id is not None]
+    for message_id in ids[-MESSAGE_ID_WINDOW:]:
+        m.hold(message_id)
     for lead in m.leads.values():
         lead.anonymous_ids = [a for a in lead.anonymous_ids if m.visitors[a].lead_id == lead.id]
     for visitor in m.visitors.values():

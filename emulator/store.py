@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from emulator import snapshot
 from emulator.calls import JSON, Call
-from emulator.clock import Clock, format_ms, seconds
+from emulator.clock import Clock, seconds
 from emulator.errors import EmulatorError
 from emulator.model import Event, Lead, Merchant
 from emulator.syncs import Syncs
@@ -49,16 +49,14 @@ class Store(Syncs):
     ) -> list[tuple[JSON | None, JSON]]:
         """Apply calls atomically (all, or none if the store is full); return (lead, event).
 
-        now is the receive time (ISO); by default the store reads its clock. Syncs that fell
-        due before it run first. With answer=False nothing is copied out and the list is empty
-        (batches answer nothing).
+        `now` is the receive time (read once by the surface); None reads the clock. Syncs that
+        fell due before it run first. A call whose message_id the merchant already holds is not
+        applied again and has no result. With answer=False nothing is copied out and the list is
+        empty (batches answer nothing).
         """
         calls = list(calls)
         with self._lock:
-            ms = self.clock.millis()
-            if self._due is not None and self._due <= ms:
-                self._run_due(ms, strict=False)
-            results = self._write(merchant_id, calls, now or format_ms(ms))
+            applied, _ = self._commit(merchant_id, calls, self._received(now))
             if not answer:
                 return []
             # Only identify answers with the lead; track and page skip the copy.
@@ -67,14 +65,39 @@ class Store(Syncs):
                     lead.to_json() if lead is not None and c.type == "identify" else None,
                     ev.to_json(),
                 )
-                for c, (lead, ev) in zip(calls, results, strict=True)
+                for c, (lead, ev) in applied
             ]
 
-    def _write(
-        self, merchant_id: str, calls: list[Call], now: str
-    ) -> list[tuple[Lead | None, Event]]:
-        """Apply calls received at now to a merchant, or none if the store is full (lock held)."""
-        if self._total + len(calls) > self.max_events:
+    def deliver(
+        self, merchant_id: str, entries: Sequence[Call | str], *, now: str | None = None
+    ) -> list[int]:
+        """Accept messages in order, each once by message id; return the positions of repeats.
+
+        Each entry is a Call to apply or, for a message accepted but not forwarded, its message
+        id, which the merchant holds all the same. A repeat is an entry whose id the merchant
+        holds or an earlier entry carries. All or nothing, as apply.
+        """
+        with self._lock:
+            return self._commit(merchant_id, entries, self._received(now))[1]
+
+    def _commit(
+        self, merchant_id: str, entries: Sequence[Call | str], now: str
+    ) -> tuple[list[tuple[Call, tuple[Lead | None, Event]]], list[int]]:
+        """Apply entries under the lock; return [(call, (lead, event))] and repeat positions."""
+        merchant = self._merchants.get(merchant_id)
+        held = merchant.message_ids if merchant is not None else {}
+        seen: set[str] = set()
+        repeats: list[int] = []
+        calls = 0
+        for pos, entry in enumerate(entries):
+            mid = entry if isinstance(entry, str) else entry.message_id
+            if mid is not None:
+                if mid in held or mid in seen:
+                    repeats.append(pos)
+                    continue
+                seen.add(mid)
+            calls += not isinstance(entry, str)
+        if self._total + calls > self.max_events:
             raise EmulatorError(
                 "storage_full",
                 f"The emulator holds {self._total} events and its cap is {self.max_events}; "
@@ -82,13 +105,22 @@ class Store(Syncs):
                 "larger --max-events.",
                 507,
             )
-        merchant = self._merchants.get(merchant_id)
         if merchant is None:
             merchant = self._merchants[merchant_id] = Merchant(merchant_id)
-        results = [merchant.apply(call, now) for call in calls]
-        self._total += len(calls)
+        skip = set(repeats)
+        applied = []
+        for pos, entry in enumerate(entries):
+            if pos in skip:
+                continue
+            if isinstance(entry, str):
+                merchant.hold(entry)
+                continue
+            if entry.message_id is not None:
+                merchant.hold(entry.message_id)
+            applied.append((entry, merchant.apply(entry, now)))
+        self._total += calls
         self._changed.notify_all()
-        return results
+        return applied, repeats
 
     def identify(
         self,

@@ -24,9 +24,9 @@ class Syncs:
     _merchants: dict[str, Merchant]
     _due: int | None
 
-    def _write(
-        self, merchant_id: str, calls: list[Call], now: str
-    ) -> list[tuple[Lead | None, Event]]:
+    def _commit(
+        self, merchant_id: str, entries: Sequence[Call | str], now: str
+    ) -> tuple[list[tuple[Call, tuple[Lead | None, Event]]], list[int]]:
         raise NotImplementedError  # the Store's
 
     # -- definitions ----------------------------------------------------------
@@ -94,7 +94,7 @@ class Syncs:
             first = not any(key in lead.audiences for lead in leads)
             addresses = computed.emails(merchant, [*previous, *members]) if merchant else {}
             result, calls = computed.emit(key, previous, members, first, now, addresses)
-            self._write(merchant_id, calls, now)
+            self._commit(merchant_id, calls, now)
             return result
 
     def _sync(
@@ -107,13 +107,20 @@ class Syncs:
         addresses = computed.emails(merchant, [*audience.members, *now])
         first = audience.last_ms is None
         result, calls = computed.emit(audience.key, audience.members, now, first, at, addresses)
-        self._write(merchant_id, calls, at)
+        self._commit(merchant_id, calls, at)
         audience.members, audience.last_ms = result.members, at_ms
         if scheduled:
             audience.next_ms += audience.every_ms
             self._reschedule()
         sync = {"merchant_id": merchant_id, "key": audience.key, "at": at}
         return {**sync, "entered": result.joined, "exited": result.left}, result.messages
+
+    def _received(self, now: str | None) -> str:
+        """Run the syncs due before this write; return its receive time (the lock is held)."""
+        ms = self.clock.millis()
+        if self._due is not None and self._due <= ms:
+            self._run_due(ms, strict=False)
+        return now or format_ms(ms)
 
     def _reschedule(self) -> None:
         """Note when the next sync of any merchant falls due."""

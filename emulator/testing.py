@@ -20,6 +20,7 @@ from emulator.client import (
     MerchantView,
 )
 from emulator.isolation import IsolatedMerchant, merchant_id_for, strict_refusal
+from emulator.merchant import describe_drops, dropped_calls
 
 __all__ = [
     "EmulatorAPIError",
@@ -91,8 +92,10 @@ def wishpond_emulator(request: pytest.FixtureRequest, wishpond_emulator_url: str
         _token(request.config),
         timeout=request.config.getoption("wishpond_timeout"),
     )
-    if request.config.stash.get(_OWNED, False):
+    owned = request.config.stash.get(_OWNED, False)
+    if owned:
         client.reset()
+    watch_drops(request, client, after_reset=owned)
     return client
 
 
@@ -107,6 +110,10 @@ def wishpond_merchant(
         configured = [m["id"] for m in wishpond_emulator.merchants() if m.get("configured")]
         pytest.fail(strict_refusal(wishpond_emulator.url, merchant.id, configured), pytrace=False)
     merchant.reset()
+    if not request.config.stash.get(_OWNED, False):
+        # A shared server: report this merchant's drops only. Its reset forgot its journal
+        # entries, so what the journal holds for it from now on is this test's.
+        watch_drops(request, wishpond_emulator, after_reset=True, merchant_id=merchant.id)
     return merchant
 
 
@@ -114,6 +121,45 @@ def _mode(config: pytest.Config, client: EmulatorClient) -> str:
     if _MODE not in config.stash:
         config.stash[_MODE] = str(client.health().get("mode", "open"))
     return config.stash[_MODE]
+
+
+# The client, journal id and merchant (None: any) of a test's drops, for its failure report.
+_DROPS_SINCE = pytest.StashKey[tuple[EmulatorClient, int, "str | None"]]()
+DROPS_SECTION = "wishpond-emulator drops"
+
+
+def watch_drops(
+    request: pytest.FixtureRequest,
+    client: EmulatorClient,
+    after_reset: bool,
+    merchant_id: str | None = None,
+) -> None:
+    """Have a failure of this test report the calls it made that dropped messages.
+
+    after_reset: the journal (of merchant_id, or all of it) holds only this test's calls;
+    otherwise the report starts after what it holds now.
+    """
+    start = 0
+    if not after_reset:
+        start = max((e["id"] for e in dropped_calls(client, 0, merchant_id)), default=0)
+    request.node.stash[_DROPS_SINCE] = (client, start, merchant_id)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Add the drops a failed test's calls made to its report, as a section of its own."""
+    outcome: Any = yield
+    report = outcome.get_result()
+    watched = item.stash.get(_DROPS_SINCE, None)
+    if report.when != "call" or not report.failed or watched is None:
+        return
+    client, start, merchant_id = watched
+    try:
+        entries = dropped_calls(client, start, merchant_id)
+    except (EmulatorAPIError, EmulatorUnreachable):
+        return  # the emulator is gone or refuses: the failure itself is what matters
+    if entries:
+        report.sections.append((DROPS_SECTION, describe_drops(entries)))
 
 
 def _token(config: pytest.Config) -> str | None:

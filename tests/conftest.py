@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,6 +58,27 @@ def require_tool(name: str, why: str) -> str:
             pytest.fail(message + "; EMULATOR_REQUIRE_E2E=1 makes this a failure")
         pytest.skip(message)
     return path
+
+
+# npm packages the tests run (Segment's own libraries): .ci/run installs them here.
+NODE_MODULES_ENV = "EMULATOR_NODE_MODULES"
+NODE_MODULES = Path(__file__).resolve().parent.parent / ".ci" / "node" / "node_modules"
+
+
+def require_node_package(name: str) -> Path:
+    """Return the node_modules folder holding an npm package; skip without it, or fail
+    under EMULATOR_REQUIRE_E2E=1."""
+    require_tool("node", f"the tests run the npm package {name} in Node")
+    folder = Path(os.environ.get(NODE_MODULES_ENV) or NODE_MODULES)
+    if not (folder / name / "package.json").is_file():
+        message = (
+            f"the npm package {name} is not in {folder} (bash .ci/run installs it; or set "
+            f"{NODE_MODULES_ENV} to a node_modules folder that has it)"
+        )
+        if os.environ.get("EMULATOR_REQUIRE_E2E") == "1":
+            pytest.fail(message + "; EMULATOR_REQUIRE_E2E=1 makes this a failure")
+        pytest.skip(message)
+    return folder
 
 
 @dataclass

@@ -134,6 +134,7 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
         "WISHPOND_EMULATOR_THREADS": "3",
         "WISHPOND_EMULATOR_QUIET": "true",
         "WISHPOND_EMULATOR_MAX_WAIT": "2.5",
+        "WISHPOND_EMULATOR_SEGMENT_RESPONSES": "strict",
     }
     assert {PLURAL_ENV.get(o.dest, o.env) for o in SERVE_OPTIONS} == set(env)
     settings = settings_from(_resolve(ns, SERVE_OPTIONS, env))
@@ -150,6 +151,7 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
         "out.json",
     )
     assert settings.threads == 3 and settings.quiet is True and settings.max_wait == 2.5
+    assert settings.segment_responses == "strict"
     # Flags win over the environment.
     ns = parser.parse_args(
         ["serve", "--port", "99", "--merchant", "b:2", "--merchant", "c:3", "--source", "wk:b"]
@@ -167,6 +169,7 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
         (["--source", "sk:bad id"], {}, "not a usable merchant id"),
         ([], {"WISHPOND_EMULATOR_PORT": "eighty"}, "WISHPOND_EMULATOR_PORT"),
         (["--import", "/does/not/exist.json"], {}, "Cannot read"),
+        (["--segment-responses", "lenient"], {}, "must be faithful or strict"),
     ],
 )
 def test_bad_settings_exit_2_with_a_message(

@@ -58,6 +58,8 @@ def run_suite(url: str, tmp_path: Path, *extra: str) -> tuple[int, set[str], str
                 "tok",
                 "--source",
                 "sk:cm",
+                "--segment-responses",
+                "strict",
             ),
             ("--merchant", "cm:ck", "--admin-token", "tok", "--segment-write-key", "sk"),
             {"test_storage_full"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,11 @@ VECTORS = json.loads(
     (Path(__file__).parent.parent / "fixtures" / "segment-vectors.json").read_text()
 )
 ALL = VECTORS["reference"] + VECTORS["extra"]
+
+
+def strict() -> FlaskClient:
+    """Return a test client of a fresh app answering /v1 in strict mode."""
+    return create_app(Settings(segment_responses="strict")).test_client()
 
 
 def basic(key: str) -> dict[str, str]:
@@ -72,8 +78,13 @@ def test_single_endpoints(client: FlaskClient, kind: str) -> None:
 
 
 def test_single_endpoint_rejects_another_type(client: FlaskClient) -> None:
-    r = client.post("/v1/track", json={"type": "identify", "userId": "u"}, headers=basic("m1"))
-    assert r.status_code == 400 and r.json["error"]["field"] == "type"
+    body = {"type": "identify", "userId": "u"}
+    r = client.post("/v1/track", json=body, headers=basic("m1"))
+    assert r.status_code == 200 and r.headers["Wishpond-Emulator-Dropped"] == "1"
+    [drop] = client.get("/_emulator/requests").json["requests"][-1]["drops"]
+    assert (drop["index"], drop["field"]) == (0, "type")
+    r = strict().post("/v1/track", json=body, headers=basic("m1"))
+    assert r.status_code == 400 and r.json["error"]["errors"][0]["field"] == "type"
 
 
 def test_import_is_batch(client: FlaskClient) -> None:
@@ -120,7 +131,7 @@ def test_unusable_write_key_in_open_mode(client: FlaskClient) -> None:
     ids=["sources", "merchants-and-sources", "merchants"],
 )
 def test_configured_sources_route_and_unknown_keys_get_401(settings: Settings) -> None:
-    client = create_app(settings).test_client()
+    client = create_app(replace(settings, segment_responses="strict")).test_client()
     for headers in (basic("shop"), {}):
         r = client.post("/v1/identify", json={"userId": "u"}, headers=headers)
         assert r.status_code == 401 and r.json["error"]["code"] == "invalid_write_key"
@@ -205,7 +216,8 @@ def test_request_over_500_kb_is_rejected(client: FlaskClient) -> None:
     assert "500 KB" in r.json["error"]["message"] and events(client) == []
 
 
-def test_batch_with_bad_messages_is_rejected_whole(client: FlaskClient) -> None:
+def test_strict_batch_with_bad_messages_is_rejected_whole() -> None:
+    client = strict()
     messages = [
         {"type": "identify", "userId": "ok", "traits": {"email": "ok@x.com"}},
         {"type": "track", "userId": "ok"},
@@ -318,8 +330,11 @@ def test_malformed_engage_payloads(
     client: FlaskClient, message: dict[str, Any], field: str
 ) -> None:
     r = batch(client, [message])
+    assert r.status_code == 200 and r.headers["Wishpond-Emulator-Dropped"] == "1"
+    assert client.get("/_emulator/requests").json["requests"][-1]["drops"][0]["field"] == field
+    r = batch(strict_client := strict(), [message])
     assert r.status_code == 400 and r.json["error"]["errors"][0]["field"] == field
-    assert events(client) == []
+    assert events(client) == [] and events(strict_client) == []
 
 
 def test_journal_records_merchant_summary_and_skips(client: FlaskClient) -> None:
@@ -359,9 +374,9 @@ def test_text_plain_and_empty_batch(client: FlaskClient) -> None:
     assert r.status_code == 200 and r.json == {"success": True}
 
 
-def test_batch_context_with_a_malformed_message_context(client: FlaskClient) -> None:
+def test_batch_context_with_a_malformed_message_context() -> None:
     messages = [{"type": "identify", "userId": "u", "context": "nope"}, 7]
-    r = batch(client, messages, context={"ip": "127.0.0.1"})
+    r = batch(strict(), messages, context={"ip": "127.0.0.1"})
     assert r.status_code == 400
     assert [(e["index"], e["field"]) for e in r.json["error"]["errors"]] == [
         (0, "context"),

@@ -92,3 +92,77 @@ def test_audience_identify_with_a_non_boolean_trait_toggles_nothing() -> None:
     assert reason is not None and "traits.vip must be true or false" in reason
     message["traits"] = {"vip": False}
     assert engage.ignored_toggle(message, engage.personas(message)) is None
+
+
+def test_plan_keeps_the_valid_messages_and_drops_the_others() -> None:
+    messages: list[Any] = [
+        {"type": "track", "userId": "u", "event": "A", "messageId": "m-a"},
+        {"type": "track", "userId": "u"},
+        {"type": "page", "userId": "u", "messageId": "m-page"},
+        {"type": "identify", "anonymousId": "x"},
+        7,
+    ]
+    plan = ingest.plan(messages, now="2024-01-01T00:00:00.000Z")
+    assert [e if isinstance(e, str) else e.event for e in plan.entries] == ["A", "m-page"]
+    assert plan.indexes == [0, 2]
+    assert [(d["index"], d.get("field")) for d in plan.drops] == [(1, "event"), (4, "(message)")]
+    assert plan.drops[0]["message"] == {"type": "track", "userId": "u"}
+    assert plan.refusal(strict=False) is None
+    refusal = plan.refusal(strict=True)
+    assert refusal is not None and refusal.code == "invalid_batch"
+    assert [s["reason"] for s in plan.skipped] == [
+        "not supported by the Wishpond destination",
+        "user id required",
+    ]
+
+
+def test_a_message_over_32_kb_refuses_the_request_in_both_modes() -> None:
+    big = {"type": "track", "userId": "u", "event": "E", "properties": {"x": "y" * 33_000}}
+    plan = ingest.plan([{"type": "identify", "userId": "u"}, big])
+    assert plan.oversized and plan.refusal(strict=False) is not None
+
+
+def test_settle_turns_repeats_into_duplicate_skips() -> None:
+    messages = [
+        {"type": "identify", "userId": "u", "messageId": "1"},
+        {"type": "track", "userId": "u", "event": "E", "messageId": "1"},
+        {"type": "group", "userId": "u", "groupId": "g", "messageId": "1"},
+    ]
+    plan = ingest.plan(messages)
+    skipped, summary = plan.settle([1, 2])
+    assert skipped == [
+        {"index": 1, "type": "track", "reason": "duplicate messageId"},
+        {"index": 2, "type": "group", "reason": "duplicate messageId"},
+    ]
+    assert summary == "identify u, 2 skipped"
+
+
+def test_batch_context_and_integrations_merge_into_each_message() -> None:
+    body = {
+        "batch": [
+            {"type": "track", "event": "A", "integrations": {"Wishpond": True}},
+            {"type": "track", "event": "B", "context": {"ip": "own"}, "integrations": None},
+        ],
+        "context": {"ip": "shared", "locale": "en"},
+        "integrations": {"All": False, "Wishpond": False},
+    }
+    first, second = ingest.batch_messages(body)
+    assert first["integrations"] == {"All": False, "Wishpond": True}
+    assert first["context"] == {"ip": "shared", "locale": "en"}
+    assert second["integrations"] == {"All": False, "Wishpond": False}
+    assert second["context"] == {"ip": "own", "locale": "en"}
+    assert body["batch"][1]["context"] == {"ip": "own"}  # the request is left as sent
+
+
+def test_calls_carry_the_message_id_and_the_corrected_timestamp() -> None:
+    message = {
+        "type": "track",
+        "userId": "u",
+        "event": "E",
+        "messageId": "abc",
+        "timestamp": "2024-01-01T00:00:00.000Z",
+        "sentAt": "2024-01-01T00:00:01.000Z",
+    }
+    [call] = ingest.plan([message], now="2024-01-01T00:10:00.000Z").entries
+    assert isinstance(call, Call)
+    assert (call.message_id, call.timestamp) == ("abc", "2024-01-01T00:09:59.000Z")

@@ -41,12 +41,35 @@ def test_components_are_the_contract_schemas(client: FlaskClient) -> None:
 def test_every_operation_documents_its_errors_as_the_error_schema(client: FlaskClient) -> None:
     doc = client.get("/openapi.json").json
     for path, ops in doc["paths"].items():
+        # Segment's surface adds code and message at the top level, for Segment's libraries.
+        schema = "segment-error" if path.startswith("/v1/") else "error"
         for method, op in ops.items():
             errors = {s: r for s, r in op["responses"].items() if s.startswith("4")}
             assert "404" in errors and "405" in errors, (method, path)
             for status, response in errors.items():
                 ref = response["content"]["application/json"]["schema"]["$ref"]
-                assert ref == "#/components/schemas/error", (method, path, status)
+                assert ref == f"#/components/schemas/{schema}", (method, path, status)
+
+
+def test_segment_operations_document_the_dropped_header(client: FlaskClient) -> None:
+    doc = client.get("/openapi.json").json
+    for path in ("/v1/batch", "/v1/b", "/v1/track", "/v1/t"):
+        success = doc["paths"][path]["post"]["responses"]["200"]
+        assert "Wishpond-Emulator-Dropped" in success["headers"], path
+        assert "text/plain" in doc["paths"][path]["post"]["requestBody"]["content"]
+
+
+def test_segment_errors_match_the_documented_schema(client: FlaskClient) -> None:
+    for path, body in (("/v1/t", b"{"), ("/v1/nope", b"{}"), ("/v1/batch", b'{"batch": 1}')):
+        r = client.post(path, data=body, content_type="text/plain")
+        assert r.status_code in (400, 401, 404), r.json
+        contract.validate("segment-error", r.json)
+        assert (r.json["code"], r.json["message"]) == (
+            r.json["error"]["code"],
+            r.json["error"]["message"],
+        )
+    r = client.get("/_emulator/merchants/m/leads/none")
+    contract.validate("error", r.json)
 
 
 def test_long_poll_bound_follows_the_setting() -> None:

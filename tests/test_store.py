@@ -267,3 +267,103 @@ def test_imported_anonymous_events_of_a_linked_visitor_belong_to_its_lead() -> N
     assert store.lead("m", "L")["event_count"] == 1
     store.identify("m", "L", {}, anonymous_id="a")
     assert [e["lead_id"] for e in store.events("m")] == ["L", "L"]
+
+
+# -- exactly once by message id (PRODUCT §3 semantics 5) ---------------------------------------
+
+
+def _track(event: str, message_id: str | None) -> Call:
+    return Call("track", "u", event=event, properties={}, source="segment", message_id=message_id)
+
+
+def test_deliver_applies_each_message_id_once(store: Store) -> None:
+    repeats = store.deliver("m", [_track("A", "1"), _track("B", "2"), _track("A again", "1")])
+    assert repeats == [2]
+    assert store.deliver("m", [_track("B again", "2"), _track("C", "3"), _track("D", None)]) == [0]
+    assert store.deliver("m", [_track("E", None)]) == []
+    events = store.events("m")
+    assert [(e["event"], e["message_id"]) for e in events] == [
+        ("A", "1"),
+        ("B", "2"),
+        ("C", "3"),
+        ("D", None),
+        ("E", None),
+    ]
+
+
+def test_an_accepted_message_that_is_not_forwarded_holds_its_id(store: Store) -> None:
+    assert store.deliver("m", ["skipped-1", _track("A", "skipped-1")]) == [1]
+    assert store.deliver("m", [_track("B", "skipped-1")]) == [0]
+    assert store.events("m") == []
+    assert store.export()["merchants"]["m"]["message_ids"] == ["skipped-1"]
+
+
+def test_a_refused_delivery_holds_no_id() -> None:
+    store = Store(max_events=1)
+    with pytest.raises(EmulatorError):
+        store.deliver("m", [_track("A", "1"), _track("B", "2")])
+    assert store.deliver("m", [_track("B", "2")]) == []
+    assert [e["event"] for e in store.events("m")] == ["B"]
+
+
+def test_apply_skips_a_held_id_too(store: Store) -> None:
+    assert len(store.apply("m", [_track("A", "x"), _track("A", "x")])) == 1
+    assert store.apply("m", [_track("A", "x")]) == []
+
+
+def test_ids_are_per_merchant(store: Store) -> None:
+    store.deliver("m1", [_track("A", "same")])
+    assert store.deliver("m2", [_track("A", "same")]) == []
+    store.reset("m1")
+    assert store.deliver("m1", [_track("A", "same")]) == []
+
+
+def test_the_window_keeps_the_last_100000_ids() -> None:
+    store = Store(max_events=10)
+    store.deliver("m", [f"id-{i}" for i in range(100_001)])
+    # id-0 fell out of the window; id-1 is the oldest one held.
+    assert store.deliver("m", [_track("old", "id-0"), _track("kept", "id-1")]) == [1]
+    held = store.export()["merchants"]["m"]["message_ids"]
+    assert len(held) == 100_000 and held[0] == "id-2" and held[-1] == "id-0"
+
+
+def test_the_window_survives_export_and_import(store: Store) -> None:
+    store.deliver("m", ["held", _track("A", "applied")])
+    state = store.export()
+    fresh = Store()
+    fresh.load(state)
+    assert fresh.deliver(
+        "m", [_track("B", "held"), _track("C", "applied"), _track("D", "new")]
+    ) == [
+        0,
+        1,
+    ]
+
+
+def test_an_older_state_file_holds_its_events_ids(store: Store) -> None:
+    store.deliver("m", [_track("A", "from-event")])
+    state = store.export()
+    del state["merchants"]["m"]["message_ids"]
+    for event in state["merchants"]["m"]["events"]:
+        del event["timestamp"]
+    fresh = Store()
+    fresh.load(state)
+    assert fresh.deliver("m", [_track("A", "from-event")]) == [0]
+    [event] = fresh.events("m")
+    assert event["timestamp"] == event["received_at"]
+
+
+def test_now_is_every_received_at_of_the_call_and_timestamp_is_kept(store: Store) -> None:
+    now = "2030-01-02T03:04:05.678Z"
+    calls = [
+        Call("identify", "u", attributes={}, timestamp="2020-01-01T00:00:00.000Z"),
+        Call("track", "u", event="E", properties={}),
+    ]
+    store.apply("m", calls, now=now)
+    events = store.events("m")
+    assert [(e["received_at"], e["timestamp"]) for e in events] == [
+        (now, "2020-01-01T00:00:00.000Z"),
+        (now, now),
+    ]
+    assert store.lead("m", "u")["created_at"] == now
+    assert store.export()["merchants"]["m"]["events"][0]["timestamp"] == "2020-01-01T00:00:00.000Z"

@@ -15,6 +15,7 @@ import requests
 import emulator.server  # noqa: F401  (see create_app() below)
 from emulator import create_app
 from emulator.testing import EmulatorAPIError, EmulatorClient, EmulatorUnreachable
+from tests.conftest import LEAN_PLUGINS as LEAN
 
 pytest_plugins = ["pytester"]
 
@@ -399,3 +400,90 @@ def test_sync_audience_emits_engage_identifies(wishpond_emulator: EmulatorClient
     assert answer["joined"] == ["u3"] and answer["left"] == ["u1"]
     view.assert_lead("u1", power_users=False)
     assert [x["id"] for x in view.leads(audiences={"power_users": True})] == ["u2", "u3"]
+
+
+def test_drops_are_never_silent_in_a_users_suite(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import base64, requests
+
+        AUTH = {"Authorization": "Basic " + base64.b64encode(b"m1:").decode()}
+
+        def post(url, batch):
+            r = requests.post(url + "/v1/batch", json={"batch": batch}, headers=AUTH, timeout=5)
+            assert r.status_code == 200, r.text
+
+        def test_the_assertion_lists_each_drop(wishpond_emulator):
+            view = wishpond_emulator.merchant("m1")
+            view.assert_nothing_dropped()
+            post(wishpond_emulator.url, [
+                {"type": "track", "userId": "u", "event": "Ok"},
+                {"type": "track", "userId": "u", "messageId": "m-7"},
+            ])
+            [entry] = view.dropped()
+            assert [d["index"] for d in entry["drops"]] == [1]
+            assert wishpond_emulator.merchant("other").dropped() == []
+            view.assert_nothing_dropped()
+
+        def test_a_failing_test_reports_its_drops(wishpond_emulator):
+            post(wishpond_emulator.url, [{"type": "identify", "traits": {"plan": "pro"}}])
+            assert False, "the app's own assertion"
+
+        def test_a_failing_test_without_drops_reports_none(wishpond_emulator):
+            assert False, "nothing was sent"
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=3)
+    out = result.stdout.str()
+    assert "Merchant 'm1': 1 call(s) dropped or rejected messages:" in out
+    assert (
+        "POST /v1/batch -> 200 for merchant 'm1': message 1 (type='track', userId='u', "
+        "messageId='m-7'): "
+        "event is required." in out
+    )
+    # The report sections: the two tests that dropped messages, not the third.
+    assert out.count("wishpond-emulator drops") == 2
+    assert "message 0 (type='identify'): Send userId or anonymousId" in out
+
+
+def test_against_a_shared_server_a_report_shows_only_the_tests_own_drops(
+    pytester: pytest.Pytester, serve: Any
+) -> None:
+    served = serve()
+
+    def drop(merchant: str, event: str) -> None:
+        message = {"type": "track", "anonymousId": "a", "event": event, "properties": 5}
+        r = requests.post(f"{served.url}/v1/t", json=message, auth=(merchant, ""), timeout=5)
+        assert r.status_code == 200 and r.headers["Wishpond-Emulator-Dropped"] == "1"
+
+    drop("earlier", "before the run")  # in the shared journal before the tests start
+    pytester.makepyfile(
+        """
+        import requests
+
+        def send(url, merchant, label):
+            message = {"type": "track", "anonymousId": "a", "event": label, "properties": 5}
+            requests.post(url + "/v1/t", json=message, auth=(merchant, ""), timeout=5)
+
+        def test_own_merchant(wishpond_merchant):
+            send(wishpond_merchant.url, "bystander", "another test's")
+            send(wishpond_merchant.url, wishpond_merchant.id, "this test's")
+            assert False
+
+        def test_whole_emulator(wishpond_emulator):
+            send(wishpond_emulator.url, "bystander", "sent during the test")
+            assert False
+        """
+    )
+    result = pytester.runpytest("--wishpond-url", served.url, *LEAN)
+    result.assert_outcomes(failed=2)
+    own, whole = re.findall(
+        r"-+ wishpond-emulator drops -+\n(.*?)\n(?:=|_)", result.stdout.str(), re.S
+    )
+    # wishpond_merchant: its own merchant's drops only, none of another test's.
+    assert "this test's" in own and "another test's" not in own and "bystander" not in own
+    # wishpond_emulator on a shared server: what the test's calls dropped, nothing from before.
+    assert "for merchant 'bystander'" in whole and "sent during the test" in whole
+    assert "this test's" not in whole and "another test's" not in whole
+    assert "before the run" not in own + whole

@@ -63,6 +63,7 @@ def health() -> Response:
         status="ok",
         version=__version__,
         mode="strict" if emu.settings.strict else "open",
+        segment_responses=emu.settings.segment_responses,
         total_events=emu.store.total_events,
         max_events=emu.store.max_events,
     )

@@ -40,6 +40,9 @@ class Doc:
     content_types: tuple[str, ...] = ("application/json",)
     response_types: tuple[str, ...] = ("application/json",)
     security: str | None = None
+    # The schema of the operation's 4xx answers, and headers its success may carry.
+    error_schema: str = "error"
+    success_headers: JSON = field(default_factory=dict)
     extra: JSON = field(default_factory=dict)
 
 

@@ -74,8 +74,12 @@ def _operation(method: str, path: str, tag: str, doc: Doc, max_wait: float) -> J
         else {t: {"schema": {"type": "string"}} for t in doc.response_types}
     )
     responses: JSON = {str(doc.status): {"description": "Success", "content": success}}
+    if doc.success_headers:
+        responses[str(doc.status)]["headers"] = doc.success_headers
     for status in (*doc.errors, *ALWAYS):
-        responses.setdefault(str(status), {"description": "Error", "content": _json("error")})
+        responses.setdefault(
+            str(status), {"description": "Error", "content": _json(doc.error_schema)}
+        )
     op["responses"] = responses
     if doc.security == ADMIN_TOKEN:
         op["security"] = [{}, {ADMIN_TOKEN: []}]

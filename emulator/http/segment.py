@@ -1,4 +1,4 @@
-"""Segment's HTTP Tracking API: /v1/*, through the Wishpond destination mapping."""
+"""Segment's HTTP Tracking API: /v1/*, answered as Segment does, through the Wishpond mapping."""
 
 from __future__ import annotations
 
@@ -21,10 +21,26 @@ documented = documenter(
     errors=(400, 401, 413, 415, 507),
     security=SEGMENT_WRITE_KEY,
     content_types=("application/json", "text/plain"),
+    error_schema="segment-error",
+    success_headers={
+        "Wishpond-Emulator-Dropped": {
+            "description": "How many messages of the request were dropped, when any were.",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+    extra={
+        "description": "As Segment answers (--segment-responses faithful, the default), a "
+        "message that breaks the request schema is dropped alone with 200, counted in the "
+        "Wishpond-Emulator-Dropped header and listed in the request journal's drops; with "
+        "--segment-responses strict it rejects the whole request with 400."
+    },
 )
 
 MAX_REQUEST = 500 * 1024  # Segment: 500 KB per request (after decompression)
 SINGLE = ("identify", "track", "page", "screen", "group", "alias")
+# analytics.js posts to the first letter of the call's type.
+SHORT = {"identify": "i", "track": "t", "page": "p", "screen": "s", "group": "g", "alias": "a"}
+DROPPED_HEADER = "Wishpond-Emulator-Dropped"
 
 
 def gunzip(data: bytes, limit: int) -> bytes:
@@ -120,54 +136,107 @@ def route(settings: Settings, write_key: str | None) -> str:
     return write_key
 
 
-def _begin(note: Note, schema: str, kind: str | None = None) -> tuple[JSON, int]:
-    """Read the body, route its write key to a merchant, and check it against schema."""
+def _route(note: Note, settings: Settings, body: JSON) -> str | None:
+    """Route the write key to its merchant; return why the messages are dropped if it can't.
+
+    A well-formed key no source has is dropped with 200 by a faithful surface, as Segment does;
+    strict answers 401. No key, or one open mode cannot use, is refused in both.
+    """
+    key = _write_key(body)
+    try:
+        note.merchant_id = route(settings, key)
+    except EmulatorError as exc:
+        if key is None or exc.status != 401 or settings.segment_responses == "strict":
+            raise
+        return exc.message
+    return None
+
+
+def _answer(dropped: int) -> Response:
+    response = jsonify(success=True)
+    if dropped:
+        response.headers[DROPPED_HEADER] = str(dropped)
+    return response
+
+
+def _drop_all(note: Note, messages: list[Any], reason: str) -> Response:
+    note.drops = [ingest.drop(i, m, reason) for i, m in enumerate(messages)]
+    note.summary = f"{len(messages)} dropped"
+    return _answer(len(messages))
+
+
+def _handle(note: Note, kind: str | None) -> Response:
+    """Read, route and check one request, then deliver what it carries (kind None: a batch)."""
+    # The receive time on the app's clock: every received_at and corrected timestamp of the call.
+    now = emulator().clock.now()
+    settings = emulator().settings
+    strict = settings.segment_responses == "strict"
     data = _raw_body()
     body = json_body(text_plain=True, data=data)
-    note.merchant_id = route(emulator().settings, _write_key(body))
-    if kind is not None:
-        body.setdefault("type", kind)
-        check(schema, body)
-    elif isinstance(body.get("batch"), list):
+    unrouted = _route(note, settings, body)
+    if kind is None:
         # The envelope only: ingest checks each message and lists every bad one by index.
-        check(schema, {**body, "batch": []})
+        check(
+            "segment-batch", {**body, "batch": []} if isinstance(body.get("batch"), list) else body
+        )
+        messages = ingest.batch_messages(body)
     else:
-        check(schema, body)
-    return body, len(data)
-
-
-def _apply(note: Note, messages: list[Any], body_bytes: int) -> Response:
-    plan = ingest.plan(messages, body_bytes)
-    refusal = plan.refusal()
+        if "writeKey" in body:  # the envelope of a single call: its write key, as a batch's
+            check("segment-batch", {"batch": [], "writeKey": body["writeKey"]})
+        messages = [{"type": kind, **{k: v for k, v in body.items() if k != "writeKey"}}]
+    if unrouted is not None:
+        return _drop_all(note, messages, unrouted)
+    if len(messages) > ingest.MAX_BATCH:
+        reason = (
+            f"The batch holds {len(messages)} messages; Segment accepts at most "
+            f"{ingest.MAX_BATCH:,} per batch and drops every message of a larger one. "
+            "Send smaller batches."
+        )
+        answer = _drop_all(note, messages, reason)
+        if strict:
+            raise EmulatorError("too_many_messages", reason)
+        return answer
+    plan = ingest.plan(
+        messages,
+        len(data),
+        now=now,
+        sent_at=body.get("sentAt") if kind is None else None,
+        schema="segment-message" if kind is None else f"segment-{kind}",
+    )
+    note.drops = plan.drops
+    refusal = plan.refusal(strict)
     if refusal is not None:
         raise refusal
-    note.skipped = plan.skipped
     assert note.merchant_id is not None
-    emulator().store.apply(note.merchant_id, plan.calls, answer=False)
-    note.summary = plan.summary()
-    return jsonify(success=True)
+    repeats = emulator().store.deliver(note.merchant_id, plan.entries, now=now)
+    note.skipped, note.summary = plan.settle(repeats)
+    return _answer(len(plan.drops))
 
 
 @bp.post("/batch")
 @bp.post("/import")
-@documented("Segment batch: every message applied, or none", request="segment-batch")
+@bp.post("/b")
+@documented(
+    "Segment batch: valid messages applied, invalid ones dropped (strict: all or none)",
+    request="segment-batch",
+)
 @journaled
 def batch(note: Note) -> Response:
-    """Apply a batch of Segment messages, all or nothing."""
-    body, size = _begin(note, "segment-batch")
-    return _apply(note, ingest.batch_messages(body), size)
+    """Apply a batch of Segment messages: each valid one, or (strict) all or nothing."""
+    return _handle(note, None)
 
 
 def _single_view(kind: str) -> Any:
     @documented(f"Segment {kind}", request=f"segment-{kind}")
     @journaled
     def view(note: Note) -> Response:
-        body, size = _begin(note, f"segment-{kind}", kind)
-        return _apply(note, [{k: v for k, v in body.items() if k != "writeKey"}], size)
+        return _handle(note, kind)
 
     view.__doc__ = f"Apply one Segment {kind} message."
     return view
 
 
 for _kind in SINGLE:
-    bp.add_url_rule(f"/{_kind}", _kind, _single_view(_kind), methods=["POST"])
+    _view = _single_view(_kind)
+    bp.add_url_rule(f"/{_kind}", _kind, _view, methods=["POST"])
+    bp.add_url_rule(f"/{SHORT[_kind]}", _kind, _view, methods=["POST"])

@@ -8,7 +8,19 @@ import { call, lostContact, setLive } from './dashboard-api.js';
 
 function outcome(entry) {
   if (entry.status >= 400) return 'rejected';
+  if (entry.drops && entry.drops.length) return 'dropped';
   return entry.skipped && entry.skipped.length ? 'skipped' : 'accepted';
+}
+
+const SHOWN_DROPS = 10;
+
+// A dropped message: its index, the fields that identify it, and why Segment drops it.
+function dropNode(drop) {
+  const fields = Object.entries(drop.message || {})
+    .map(([k, v]) => k + ' ' + pretty(v))
+    .join(', ');
+  const what = 'message ' + pretty(drop.index) + (fields ? ' (' + fields + ')' : '');
+  return el('span', { class: 'reason drop', text: 'dropped ' + what + ': ' + pretty(drop.reason) });
 }
 
 function reasonNodes(entry) {
@@ -24,6 +36,12 @@ function reasonNodes(entry) {
         el('span', { text: entry.error.message || '' }),
       ),
     );
+  }
+  const drops = entry.drops || [];
+  for (const drop of drops.slice(0, SHOWN_DROPS)) out.push(dropNode(drop));
+  if (drops.length > SHOWN_DROPS) {
+    const more = drops.length - SHOWN_DROPS;
+    out.push(el('span', { class: 'reason drop', text: '+' + more + ' more dropped' }));
   }
   for (const skip of entry.skipped || []) {
     const known = ['reason', 'type', 'index'];
@@ -78,6 +96,7 @@ export function renderJournal(fresh) {
   const count = (kind) => state.journal.filter((e) => outcome(e) === kind).length;
   for (const [id, kind] of [
     ['rejected-count', 'rejected'],
+    ['dropped-count', 'dropped'],
     ['skipped-count', 'skipped'],
   ]) {
     const n = count(kind);

@@ -321,6 +321,35 @@ def test_rejected_calls_show_in_the_journal_with_their_reason(
     assert_clean(page)
 
 
+def test_dropped_messages_show_in_the_journal_with_their_reason(
+    page: Page, serve: Callable[..., Served]
+) -> None:
+    srv = serve()
+    page.goto(srv.url + "/#/requests")
+    expect(page.locator("#requests-empty")).to_be_visible()
+    batch = [
+        {"type": "track", "userId": "u1", "event": "Kept"},
+        {"type": "track", "userId": XSS},  # no event: dropped alone, as Segment does
+    ]
+    r = requests.post(f"{srv.url}/v1/batch", json={"batch": batch}, auth=("m1", ""), timeout=5)
+    assert r.status_code == 200 and r.headers["Wishpond-Emulator-Dropped"] == "1"
+
+    row = page.locator("#requests-table tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_have_class("r-dropped")
+    expect(row.locator(".outcome")).to_have_text("dropped")
+    expect(row.locator(".drop")).to_contain_text("message 1")
+    expect(row.locator(".drop")).to_contain_text("event is required")
+    expect(row.locator(".drop")).to_contain_text(XSS)  # shown as text, never as markup
+    expect(page.locator("#dropped-count")).to_have_text("1 dropped")
+    page.locator("#outcome-filter [data-outcome='dropped']").click()
+    expect(row).to_have_count(1)
+    page.locator("#outcome-filter [data-outcome='accepted']").click()
+    expect(row).to_have_count(0)
+    assert page.locator("img[src='x']").count() == 0
+    assert_clean(page)
+
+
 def test_admin_token_is_asked_for_kept_and_sent(page: Page, serve: Callable[..., Served]) -> None:
     srv = serve("--admin-token", "tok-123")
     send(srv.url, "identify", id="t1", attributes={"email": "t1@example.com"})

@@ -89,19 +89,94 @@ def test_python_library_produces_the_mapped_leads_and_events(
     assert skipped == ["user id required", "not supported by the Wishpond destination"]
 
 
-def test_python_library_is_refused_an_unknown_write_key(serve: Callable[..., Served]) -> None:
-    served = serve(env={"WISHPOND_EMULATOR_SOURCES": "wk_py:shop"})
+def journal(served: Served, **params: Any) -> list[Any]:
+    r = requests.get(served.url + "/_emulator/requests", params=params, timeout=10)
+    r.raise_for_status()
+    return r.json()["requests"]  # type: ignore[no-any-return]
+
+
+def test_python_library_batch_with_a_bad_message_and_a_retry(
+    serve: Callable[..., Served],
+) -> None:
+    served = serve("--source", "wk_py:shop")
     errors: list[Any] = []
     client = Client(
-        write_key="wk_wrong",
+        write_key="wk_py",
         host=served.url,
+        sync_mode=False,
         max_retries=0,
         on_error=lambda error, batch: errors.append(error),
     )
-    client.identify(user_id="u1", traits={"email": "u1@example.com"})
+    client.identify(user_id="u1", traits={"name": "Ada Lovelace", "createdAt": "2024-01-01"})
+    client.track(
+        user_id="u1",
+        event="Paid",
+        properties={"on": "2024-06-01T10:00:00+02:00"},
+        message_id="order-1",
+    )
+    client.track(user_id="u1", event="Paid", message_id="order-1")  # the retry
+    client.track(user_id="u1", event="Too long an id", message_id="x" * 101)  # over 100 chars
+    client.track(user_id="u1", event="Kept from Wishpond", integrations={"Wishpond": False})
     client.flush()
     client.shutdown()
-    assert [getattr(e, "status", None) for e in errors] == [401]
+    assert errors == []  # Segment answers 200 and drops the bad message alone
+
+    [lead] = get(served, "/_emulator/merchants/shop/leads")["leads"]
+    assert lead["attributes"] == {
+        "name": "Ada Lovelace",
+        "id": "u1",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "created_at": "2024-01-01T00:00:00.000Z",
+    }
+    events = get(served, "/_emulator/merchants/shop/events")["events"]
+    assert [(e["type"], e["event"], e["properties"], e["message_id"]) for e in events[1:]] == [
+        ("track", "Paid", {"on": "2024-06-01T08:00:00.000Z"}, "order-1"),
+    ]
+    for event in events:  # the library's timestamp, taken out of its clock by sentAt
+        assert event["timestamp"] <= event["received_at"]
+    [entry] = journal(served, outcome="dropped")
+    [drop] = entry["drops"]
+    assert (drop["index"], drop["field"], drop["message"]["event"]) == (
+        3,
+        "messageId",
+        "Too long an id",
+    )
+    assert [s["reason"] for s in entry["skipped"]] == [
+        "duplicate messageId",
+        "disabled by the integrations option",
+    ]
+
+
+def test_python_library_and_an_unknown_write_key(serve: Callable[..., Served]) -> None:
+    def send(served: Served) -> list[Any]:
+        errors: list[Any] = []
+        client = Client(
+            write_key="wk_wrong",
+            host=served.url,
+            max_retries=0,
+            on_error=lambda error, batch: errors.append(error),
+        )
+        client.identify(user_id="u1", traits={"email": "u1@example.com"})
+        client.flush()
+        client.shutdown()
+        return errors
+
+    # Faithful, as Segment: accepted and never routed; the journal says why.
+    served = serve(env={"WISHPOND_EMULATOR_SOURCES": "wk_py:shop"})
+    assert send(served) == []
+    [entry] = journal(served, outcome="dropped")
+    assert "wk_wrong" in entry["drops"][0]["reason"] and entry["merchant_id"] is None
+    # Strict: 401, and the library reads the code and message (not "unknown").
+    served = serve(
+        env={
+            "WISHPOND_EMULATOR_SOURCES": "wk_py:shop",
+            "WISHPOND_EMULATOR_SEGMENT_RESPONSES": "strict",
+        }
+    )
+    [error] = send(served)
+    assert (error.status, error.code) == (401, "invalid_write_key")
+    assert "--source wk_wrong:MERCHANT_ID" in error.message
     assert get(served, "/_emulator/merchants")["merchants"] == []
 
 
