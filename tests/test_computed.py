@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 import contract
 from emulator import create_app
-from emulator.clock import HOUR, parse_time
+from emulator.clock import HOUR, format_ms, parse_time
 from emulator.settings import Settings
 
 KEY = "order_completed_last_30days"
@@ -261,3 +261,28 @@ def test_syncs_due_by_real_time_run_before_the_next_request(client: FlaskClient)
     assert member(client, LEAD) is True
     [row] = client.get(AUDIENCES).json["computed_audiences"]
     assert row["last_sync_at"] == audience["next_sync_at"]
+
+
+def test_windows_count_segments_corrected_time_and_segment_reads_the_clock(
+    client: FlaskClient,
+) -> None:
+    advance(client, "2d")
+    now = parse_time(client.get("/_emulator/clock").json["now"])
+    assert now is not None
+    auth = {"Authorization": "Basic bTE6"}  # write key m1: merchant m1 in open mode
+
+    def order(user: str, days_ago: int) -> Any:
+        when = format_ms(now - days_ago * 24 * HOUR)
+        message = {"userId": user, "event": "Order Completed", "timestamp": when}
+        assert client.post("/v1/track", json=message, headers=auth).status_code == 200
+        return client.get(f"{M}/events?lead_id={user}").json["events"][-1]
+
+    recent, old = order("recent", 1), order("old", 40)
+    assert parse_time(recent["received_at"]) >= now  # type: ignore[operator]
+    assert parse_time(old["timestamp"]) == now - 40 * 24 * HOUR
+    define(client, first_sync_after="1m")
+    [sync] = advance(client, "1m")
+    assert sync["entered"] == ["recent"]  # the 40-day-old order is outside the 30-day window
+    # Each Engage call's messageId is held, as every accepted message's is.
+    held = client.get("/_emulator/state").json["merchants"]["m1"]["message_ids"]
+    assert [m for m in held if m.startswith("personas_")] and len(held) == len(set(held))
