@@ -140,7 +140,7 @@ class Clock:
         """Return the clock's time in milliseconds since the epoch."""
         # No lock on the hot path: readings in other threads are unordered anyway, and
         # _last only keeps a machine clock that steps back from moving this one back.
-        now = self._real() + self._offset
+        now = min(self._real() + self._offset, MAX_MS)  # it stops at the end of year 9999
         if now < self._last:
             return self._last
         self._last = now
@@ -159,9 +159,9 @@ class Clock:
                 self._last = target_ms
 
     def catch_up(self, offset_ms: int) -> None:
-        """Raise the offset to offset_ms if that is larger; never move back."""
+        """Raise the offset to offset_ms if that is larger; never move back, nor past MAX_MS."""
         with self._lock:
-            self._offset = max(self._offset, offset_ms)
+            self._offset = max(self._offset, min(offset_ms, MAX_MS - self._real()))
 
     def to_json(self) -> dict[str, Any]:
         """Return GET /_emulator/clock's answer."""

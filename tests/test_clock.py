@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -158,10 +159,15 @@ def test_bad_moves_are_400_and_change_nothing(
     assert client.get("/_emulator/state").json == before
 
 
-def test_moving_past_year_9999_is_refused(client: FlaskClient) -> None:
+def test_moving_past_year_9999_is_refused_and_the_clock_stops_there(client: FlaskClient) -> None:
     move(client, set="9999-12-31T00:00:00Z")
     r = client.post(CLOCK, json={"advance": "2d"})
     assert r.status_code == 400 and r.json["error"]["code"] == "clock_out_of_range"
+    move(client, set="9999-12-31T23:59:59.999Z")
+    time.sleep(0.01)  # real time passes; the clock has nowhere to go
+    assert client.get(CLOCK).json["now"] == "9999-12-31T23:59:59.999Z"
+    body = {"merchant_id": "m", "write_key": "k", "anonymous_id": "a", "event": "E"}
+    assert client.post("/tracker/v1/track", json=body).status_code == 200
 
 
 def test_unknown_query_parameters_are_refused(client: FlaskClient) -> None:
