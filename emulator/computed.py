@@ -6,68 +6,17 @@ sync, or compares one of its attributes. Callers hold the store lock while readi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from emulator import engage, ingest
-from emulator.calls import JSON, Call
-from emulator.clock import HOUR, MAX_MS, SECOND, duration, format_duration, format_ms, parse_time
+from emulator.audience import Audience, Membership, Rule
+from emulator.clock import HOUR, MAX_MS, SECOND, duration, format_ms, parse_time
 from emulator.model import Event, Merchant
 
 # Segment's documented cadence: the first sync six hours or more after the audience is made,
 # then every two to three hours.
 FIRST_SYNC_AFTER = 6 * HOUR
 SYNC_EVERY = 3 * HOUR
-
-
-@dataclass
-class Rule:
-    """Who is a member: min_count titled events within a window, or an attribute's value."""
-
-    event: str | None = None
-    within_ms: int = 0
-    min_count: int = 1
-    where: JSON = field(default_factory=dict)
-    trait: str | None = None
-    equals: Any = None
-
-    def to_json(self) -> JSON:
-        """Return the rule as it is written."""
-        if self.trait is not None:
-            return {"trait": self.trait, "equals": self.equals}
-        out: JSON = {"event": self.event, "within": format_duration(self.within_ms)}
-        out["min_count"] = self.min_count
-        if self.where:
-            out["where"] = dict(self.where)
-        return out
-
-
-@dataclass
-class Audience:
-    """One computed audience: its rule, cadence, and the members Wishpond got at the last sync."""
-
-    key: str
-    name: str
-    rule: Rule
-    first_ms: int
-    every_ms: int
-    next_ms: int
-    last_ms: int | None = None
-    members: list[str] = field(default_factory=list)
-
-    def to_json(self) -> JSON:
-        """Return the audience's wire form (and its state-file form)."""
-        return {
-            "key": self.key,
-            "name": self.name,
-            "rule": self.rule.to_json(),
-            "first_sync_after": format_duration(self.first_ms),
-            "sync_every": format_duration(self.every_ms),
-            "members": list(self.members),
-            "last_sync_at": None if self.last_ms is None else format_ms(self.last_ms),
-            "next_sync_at": format_ms(self.next_ms) if self.next_ms <= MAX_MS else None,
-        }
 
 
 def check_durations(body: Mapping[str, Any]) -> None:
@@ -192,18 +141,24 @@ def emails(merchant: Merchant, lead_ids: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def emit(
-    key: str,
-    previous: Iterable[str],
-    now: Iterable[str],
-    first: bool,
-    at: str,
-    addresses: Mapping[str, str],
-) -> tuple[engage.Sync, list[Call]]:
-    """Return one sync's diff and its Engage identifies, mapped as Segment's are (§4.3)."""
-    result = engage.sync(key, previous, now, first, at, addresses)
-    calls = [c for c in (ingest.to_call(m, at) for m in result.messages) if isinstance(c, Call)]
-    return result, calls
+def membership(merchant: Merchant, audience: Audience, at_ms: int) -> Membership:
+    """Return what the audience's sync at at_ms diffs: its last members and the rule's now."""
+    now = members(audience.rule, merchant, at_ms)
+    addresses = emails(merchant, [*audience.members, *now])
+    first = audience.last_ms is None
+    previous = list(audience.members)
+    return Membership(merchant.id, audience.key, at_ms, previous, now, first, addresses)
+
+
+def given(
+    merchant_id: str, merchant: Merchant | None, key: str, names: Sequence[str], at_ms: int
+) -> Membership:
+    """Return what a sync to a given member list diffs: who the leads' audiences say is in."""
+    leads = list(merchant.leads.values()) if merchant is not None else []
+    previous = [lead.id for lead in leads if lead.audiences.get(key) is True]
+    first = not any(key in lead.audiences for lead in leads)
+    addresses = emails(merchant, [*previous, *names]) if merchant is not None else {}
+    return Membership(merchant_id, key, at_ms, previous, list(names), first, addresses)
 
 
 def build(raw: Mapping[str, Any]) -> Audience:

@@ -6,12 +6,10 @@ import bisect
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from sys import intern
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from emulator.audience import Audience
 from emulator.calls import EVENT_TYPES, JSON, Call
-
-if TYPE_CHECKING:  # computed reads merchants; merchants only hold its audiences
-    from emulator.computed import Audience
 
 # How many accepted message ids a merchant remembers to apply each message once.
 MESSAGE_ID_WINDOW = 100_000

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator import computed
+from emulator.audience import Rule
 from emulator.clock import format_ms, parse_duration, parse_time, until
-from emulator.computed import Rule
 
 JSON = dict[str, Any]
 

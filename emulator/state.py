@@ -1,4 +1,4 @@
-"""What one app holds: its settings, store and request journal."""
+"""What one app holds: its settings, store, request journal, clock and Engage's scheduler."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from emulator.clock import Clock
 from emulator.journal import Journal
+from emulator.scheduler import Scheduler
 from emulator.settings import Settings
 from emulator.store import Store
 
@@ -18,10 +19,12 @@ class Emulator:
     store: Store
     journal: Journal
     clock: Clock
+    scheduler: Scheduler
 
     @classmethod
     def build(cls, settings: Settings) -> Emulator:
         """Make fresh, empty state for one app, its clock at real time."""
         clock = Clock()
         store = Store(settings.max_events, clock)
-        return cls(settings, store, Journal(settings.journal_size, clock), clock)
+        journal = Journal(settings.journal_size, clock)
+        return cls(settings, store, journal, clock, Scheduler(store, clock))

@@ -12,7 +12,7 @@ from emulator.calls import JSON, Call
 from emulator.clock import Clock, seconds
 from emulator.errors import EmulatorError
 from emulator.model import Event, Lead, Merchant
-from emulator.syncs import Syncs
+from emulator.store_audiences import AudienceRecords
 
 
 def _match(value: Any, wanted: str) -> bool:
@@ -24,7 +24,7 @@ def _match(value: Any, wanted: str) -> bool:
     return False
 
 
-class Store(Syncs):
+class Store(AudienceRecords):
     """Every merchant's state behind one lock, bounded by max_events, on the app's clock."""
 
     def __init__(self, max_events: int = 1_000_000, clock: Clock | None = None) -> None:
@@ -35,7 +35,6 @@ class Store(Syncs):
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._closed = False
-        self._due: int | None = None  # when the next computed-audience sync falls due
 
     # -- writes -------------------------------------------------------------
 
@@ -49,14 +48,13 @@ class Store(Syncs):
     ) -> list[tuple[JSON | None, JSON]]:
         """Apply calls atomically (all, or none if the store is full); return (lead, event).
 
-        `now` is the receive time (read once by the surface); None reads the clock. Syncs that
-        fell due before it run first. A call whose message_id the merchant already holds is not
-        applied again and has no result. With answer=False nothing is copied out and the list is
-        empty (batches answer nothing).
+        `now` is the receive time (read once by the surface); None reads the clock. A call
+        whose message_id the merchant already holds is not applied again and has no result.
+        With answer=False nothing is copied out and the list is empty (batches answer nothing).
         """
         calls = list(calls)
         with self._lock:
-            applied, _ = self._commit(merchant_id, calls, self._received(now))
+            applied, _ = self._commit(merchant_id, calls, now or self.clock.now())
             if not answer:
                 return []
             # Only identify answers with the lead; track and page skip the copy.
@@ -78,7 +76,7 @@ class Store(Syncs):
         holds or an earlier entry carries. All or nothing, as apply.
         """
         with self._lock:
-            return self._commit(merchant_id, entries, self._received(now))[1]
+            return self._commit(merchant_id, entries, now or self.clock.now())[1]
 
     def _commit(
         self, merchant_id: str, entries: Sequence[Call | str], now: str

@@ -39,7 +39,7 @@ def run_due_syncs() -> None:
     POST /clock runs them itself, so that its answer lists them.
     """
     if request.endpoint != "clock.move_clock":
-        emulator().store.run_due()
+        emulator().scheduler.run_due()
 
 
 def engage_journaled(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -77,7 +77,7 @@ def get_clock() -> Response:
 def move_clock(note: Note) -> Response:
     """Advance the clock by a duration, or set it to a later time; run the due syncs in order."""
     body = json_body()
-    store = emulator().store
+    scheduler = emulator().scheduler
     if "advance" in body:
         field = "advance"
         if _negative(body["advance"]):
@@ -89,7 +89,7 @@ def move_clock(note: Note) -> Response:
             )
         ms = duration(body[field], field, 0)
         check("clock-move", body)
-        clock, syncs = store.move_clock(field, by=ms)
+        clock, syncs = scheduler.move_clock(field, by=ms)
         note.summary = f"advance {format_duration(ms)}"
     else:
         check("clock-move", body)
@@ -101,7 +101,7 @@ def move_clock(note: Note) -> Response:
                 "'2030-01-01T09:00:00Z'.",
                 field=field,
             )
-        clock, syncs = store.move_clock(field, to=given)
+        clock, syncs = scheduler.move_clock(field, to=given)
         note.summary = f"set {body['set']}"
     note.summary += f": {len(syncs)} sync(s)"
     return jsonify({**clock, "syncs": syncs})

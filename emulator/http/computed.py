@@ -40,7 +40,7 @@ def put_audience(merchant_id: str, key: str) -> Response:
     body = json_body()
     check_durations(body)  # before the schema, which cannot say what a duration is as plainly
     check("computed-audience-request", body)
-    return jsonify(emulator().store.define_audience(merchant_id, key, body))
+    return jsonify(emulator().scheduler.define(merchant_id, key, body))
 
 
 @bp.get("/computed-audiences")
@@ -50,7 +50,7 @@ def put_audience(merchant_id: str, key: str) -> Response:
 def list_audiences(merchant_id: str) -> Response:
     """List the merchant's computed audiences with their members and next sync."""
     admit(merchant_id)
-    return jsonify(computed_audiences=emulator().store.computed_audiences(merchant_id))
+    return jsonify(computed_audiences=emulator().scheduler.audiences(merchant_id))
 
 
 @bp.get(ROUTE)
@@ -58,7 +58,7 @@ def list_audiences(merchant_id: str) -> Response:
 def get_audience(merchant_id: str, key: str) -> Response:
     """Show one computed audience."""
     admit(merchant_id)
-    return jsonify(emulator().store.computed_audience(merchant_id, check_key(key)))
+    return jsonify(emulator().scheduler.audience(merchant_id, check_key(key)))
 
 
 @bp.delete(ROUTE)
@@ -66,7 +66,7 @@ def get_audience(merchant_id: str, key: str) -> Response:
 def delete_audience(merchant_id: str, key: str) -> Response:
     """Remove a computed audience; no more syncs, and no calls are sent."""
     admit(merchant_id)
-    return jsonify(emulator().store.delete_audience(merchant_id, check_key(key)))
+    return jsonify(emulator().scheduler.delete(merchant_id, check_key(key)))
 
 
 @bp.post(ROUTE + "/sync")
@@ -78,6 +78,6 @@ def sync_audience(note: Note, merchant_id: str, key: str) -> Response:
     """Run a sync now, off the schedule: send true to who entered and false to who left."""
     note.merchant_id = merchant_id
     admit(merchant_id)
-    sync, calls = emulator().store.sync_audience(merchant_id, check_key(key))
+    sync, calls = emulator().scheduler.sync(merchant_id, check_key(key))
     note.summary = f"sync {key}: +{len(sync['entered'])} -{len(sync['exited'])}"
     return jsonify({**sync, "calls": calls})

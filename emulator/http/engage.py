@@ -71,7 +71,7 @@ def check_key(key: str) -> str:
 def _sync(note: Note, key: str, name: str | None, members: list[str]) -> Response:
     merchant_id = note.merchant_id
     assert merchant_id is not None
-    result = emulator().store.sync_members(merchant_id, key, members)
+    result = emulator().scheduler.sync_members(merchant_id, key, members)
     note.summary = f"sync {key}: +{len(result.joined)} -{len(result.left)}"
     return jsonify(
         merchant_id=merchant_id,
