@@ -52,6 +52,8 @@ def build(settings: Any = None) -> Flask:
     """Build one isolated emulator app with its own store."""
     from emulator import errors
     from emulator.http import admin, common, dashboard, guard, meta, segment, tracker
+    from emulator.http import clock as clock_http
+    from emulator.http import computed as computed_http
     from emulator.http import engage as engage_http
     from emulator.settings import Settings
     from emulator.state import Emulator
@@ -74,6 +76,8 @@ def build(settings: Any = None) -> Flask:
     app.register_blueprint(engage_http.bp)
     app.register_blueprint(meta.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(clock_http.bp)
+    app.register_blueprint(computed_http.bp)
     app.after_request(_cors)
     return app
 

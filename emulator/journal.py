@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from emulator.calls import JSON
-from emulator.clock import utc_now
+from emulator.clock import Clock
 
 # Characters kept of any text in an entry (the captured body has its own limit).
 TEXT_MAX = 2048
@@ -85,9 +85,12 @@ class Journal:
     temporaries, held several times its size).
     """
 
-    def __init__(self, capacity: int = 10_000, max_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(
+        self, capacity: int = 10_000, max_bytes: int = 64 * 1024 * 1024, clock: Clock | None = None
+    ) -> None:
         self.capacity = capacity
         self.max_bytes = max_bytes
+        self.clock = clock or Clock()
         # Oldest first, in step: each entry's JSON, and what the filters read, shared.
         self._texts: deque[bytes] = deque()
         self._facts: deque[tuple[str, str | None, str]] = deque()
@@ -128,7 +131,7 @@ class Journal:
             head = b'%s{"id":%d,"at":"%s",' % (
                 b"Z" if packed else b"",
                 next(self._ids),
-                utc_now().encode(),
+                self.clock.now().encode(),
             )
             text = head + rest
             # One shared tuple per distinct (surface, merchant, outcome): nothing new per entry.

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import contract
-from emulator import limits
+from emulator import computed, limits
 from emulator.calls import JSON
 from emulator.clock import utc_now
 from emulator.errors import EmulatorError
@@ -21,7 +21,7 @@ from emulator.model import MESSAGE_ID_WINDOW, Event, Lead, Merchant, Visitor
 
 def dump(m: Merchant) -> JSON:
     """Return a merchant's state-file form."""
-    return {
+    out: JSON = {
         "leads": [
             {**lead.to_json(), "audience_history": list(lead.audience_history)}
             for lead in m.leads.values()
@@ -32,16 +32,21 @@ def dump(m: Merchant) -> JSON:
         "events": [e.to_json() for e in m.events],
         "message_ids": list(m.message_ids),
     }
+    if m.computed:
+        out["computed_audiences"] = [a.to_json() for a in m.computed.values()]
+    return out
 
 
-def build(merchant_id: str, body: Mapping[str, Any]) -> Merchant:
-    """Rebuild a merchant and its indexes from its exported form."""
+def build(merchant_id: str, body: Mapping[str, Any], now: str | None = None) -> Merchant:
+    """Rebuild a merchant and its indexes from its exported form; now stamps untimed records."""
     m = Merchant(merchant_id)
+    stamp = now or utc_now()
+    m.computed = {raw["key"]: computed.build(raw) for raw in body.get("computed_audiences", [])}
     for raw in body.get("leads", []):
         lead = Lead(
             id=raw["id"],
-            created_at=raw.get("created_at") or utc_now(),
-            updated_at=raw.get("updated_at") or raw.get("created_at") or utc_now(),
+            created_at=raw.get("created_at") or stamp,
+            updated_at=raw.get("updated_at") or raw.get("created_at") or stamp,
             attributes=dict(raw.get("attributes", {})),
             audiences=dict(raw.get("audiences", {})),
             anonymous_ids=list(raw.get("anonymous_ids", [])),
@@ -67,7 +72,7 @@ def build(merchant_id: str, body: Mapping[str, Any]) -> Merchant:
             properties=raw.get("properties"),
             attributes=raw.get("attributes"),
             source=raw.get("source", "import"),
-            received_at=raw.get("received_at") or utc_now(),
+            received_at=raw.get("received_at") or stamp,
             message_id=raw.get("message_id"),
         )
         timestamp = raw.get("timestamp")
@@ -93,7 +98,7 @@ def build(merchant_id: str, body: Mapping[str, Any]) -> Merchant:
     for visitor in m.visitors.values():
         if visitor.lead_id is not None:
             if visitor.lead_id not in m.leads:
-                m.leads[visitor.lead_id] = Lead(visitor.lead_id, utc_now(), utc_now())
+                m.leads[visitor.lead_id] = Lead(visitor.lead_id, stamp, stamp)
             lead = m.leads[visitor.lead_id]
             if visitor.anonymous_id not in lead.anonymous_ids:
                 lead.anonymous_ids.append(visitor.anonymous_id)

@@ -9,9 +9,10 @@ from typing import Any
 
 from emulator import snapshot
 from emulator.calls import JSON, Call
-from emulator.clock import utc_now
+from emulator.clock import Clock, seconds
 from emulator.errors import EmulatorError
 from emulator.model import Event, Lead, Merchant
+from emulator.store_audiences import AudienceRecords
 
 
 def _match(value: Any, wanted: str) -> bool:
@@ -31,11 +32,12 @@ class _Parked:
         self.count = 0
 
 
-class Store:
-    """Every merchant's state behind one lock, bounded by max_events."""
+class Store(AudienceRecords):
+    """Every merchant's state behind one lock, bounded by max_events, on the app's clock."""
 
-    def __init__(self, max_events: int = 1_000_000) -> None:
+    def __init__(self, max_events: int = 1_000_000, clock: Clock | None = None) -> None:
         self.max_events = max_events
+        self.clock = clock or Clock()
         self._merchants: dict[str, Merchant] = {}
         self._total = 0
         self._lock = threading.Lock()
@@ -55,13 +57,13 @@ class Store:
     ) -> list[tuple[JSON | None, JSON]]:
         """Apply calls atomically (all, or none if the store is full); return (lead, event).
 
-        `now` is the receive time (read once by the surface); None reads the clock. A call whose
-        message_id the merchant already holds is not applied again and has no result. With
-        answer=False nothing is copied out and the list is empty (batches answer nothing).
+        `now` is the receive time (read once by the surface); None reads the clock. A call
+        whose message_id the merchant already holds is not applied again and has no result.
+        With answer=False nothing is copied out and the list is empty (batches answer nothing).
         """
         calls = list(calls)
         with self._lock:
-            applied, _ = self._commit(merchant_id, calls, now or utc_now())
+            applied, _ = self._commit(merchant_id, calls, now or self.clock.now())
             if not answer:
                 return []
             # Only identify answers with the lead; track and page skip the copy.
@@ -83,7 +85,7 @@ class Store:
         holds or an earlier entry carries. All or nothing, as apply.
         """
         with self._lock:
-            return self._commit(merchant_id, entries, now or utc_now())[1]
+            return self._commit(merchant_id, entries, now or self.clock.now())[1]
 
     def _commit(
         self, merchant_id: str, entries: Sequence[Call | str], now: str
@@ -176,6 +178,7 @@ class Store:
                 merchant = self._merchants.pop(merchant_id, None)
                 if merchant is not None:
                     self._total -= len(merchant.events)
+            self._reschedule()
             self._wake(merchant_id)
 
     def close(self) -> None:
@@ -288,11 +291,17 @@ class Store:
         """Return the whole state as a JSON document."""
         with self._lock:
             merchants = {k: snapshot.dump(self._merchants[k]) for k in sorted(self._merchants)}
-            return {"version": 1, "merchants": merchants}
+            clock = {"offset_seconds": seconds(self.clock.offset_ms)}
+            return {"version": 1, "clock": clock, "merchants": merchants}
 
     def load(self, state: Mapping[str, Any], replace: bool = True) -> None:
-        """Replace (or add to) the state from an export document, all or nothing."""
-        built = {mid: snapshot.build(mid, body) for mid, body in state["merchants"].items()}
+        """Replace (or add to) the state from an export document, all or nothing.
+
+        The clock moves to the document's offset if that is ahead, never back.
+        """
+        now = self.clock.now()
+        built = {mid: snapshot.build(mid, body, now) for mid, body in state["merchants"].items()}
+        offset = round(float((state.get("clock") or {}).get("offset_seconds", 0)) * 1000)
         with self._lock:
             merchants = {} if replace else dict(self._merchants)
             merchants.update(built)
@@ -305,4 +314,6 @@ class Store:
                 )
             self._merchants = merchants
             self._total = total
+            self.clock.catch_up(offset)
+            self._reschedule()
             self._wake()

@@ -16,6 +16,7 @@ import { FEED_SIZE, actions, state } from './dashboard-state.js';
 import { banner, call, coalesce, lostContact, recover, setLive } from './dashboard-api.js';
 import { renderJournal, wakeJournal } from './dashboard-journal.js';
 import { refreshDetail, refreshLeads } from './dashboard-leads.js';
+import { refreshAudiences, refreshClock } from './dashboard-engage.js';
 
 // -- contact regained ------------------------------------------------------------
 
@@ -43,6 +44,7 @@ export async function loadMerchants() {
     health.total_events.toLocaleString() + ' / ' + health.max_events.toLocaleString() + ' events';
   state.merchants = body.merchants;
   renderMerchants();
+  refreshClock(); // another client may have moved it
   const row = state.merchants.find((m) => m.id === state.merchant);
   const shrank = health.total_events < state.totalEvents;
   state.totalEvents = health.total_events;
@@ -177,6 +179,7 @@ function ingest(events, initial) {
   wakeJournal(); // the calls behind these events are in the journal now too
   refreshMerchants();
   refreshLeads();
+  if (state.tab === 'audiences') refreshAudiences(); // a sync's identifies are events too
   if (events.some((e) => e.lead_id !== null && e.lead_id === state.leadId)) refreshDetail();
 }
 

@@ -1,11 +1,12 @@
-// The views' addresses: #/m/<merchant>[/events|/lead/<id>] and #/requests.
+// The views' addresses: #/m/<merchant>[/events|/audiences|/lead/<id>] and #/requests.
 
 import { $, show } from './dashboard-dom.js';
 import { state } from './dashboard-state.js';
 import { renderMerchants, startPoll } from './dashboard-live.js';
 import { refreshDetail, refreshLeads, renderLeads } from './dashboard-leads.js';
+import { refreshAudiences } from './dashboard-engage.js';
 
-// -- routing: #/m/<merchant>[/events|/lead/<id>] and #/requests --------------------
+// -- routing: #/m/<merchant>[/events|/audiences|/lead/<id>] and #/requests ----------
 
 export function go(hash) {
   if (location.hash === hash) route();
@@ -25,7 +26,7 @@ function parseHash() {
     return {
       view: 'merchant',
       merchant: parts[1],
-      tab: parts[2] === 'events' ? 'events' : 'leads',
+      tab: ['events', 'audiences'].includes(parts[2]) ? parts[2] : 'leads',
       leadId,
     };
   }
@@ -67,8 +68,12 @@ export function route() {
     }
     $('tab-leads').setAttribute('aria-selected', String(state.tab === 'leads'));
     $('tab-events').setAttribute('aria-selected', String(state.tab === 'events'));
+    $('tab-audiences').setAttribute('aria-selected', String(state.tab === 'audiences'));
     show($('pane-leads'), state.tab === 'leads');
     show($('pane-events'), state.tab === 'events');
+    show($('pane-audiences'), state.tab === 'audiences');
+    if (changed) state.audiences = [];
+    if (state.tab === 'audiences') refreshAudiences();
   }
   document.title =
     (r.view === 'merchant' ? r.merchant + ' · ' : r.view === 'requests' ? 'Requests · ' : '') +

@@ -12,8 +12,9 @@ export const state = {
   merchant: null,
   leadId: null,
   view: 'welcome', // welcome | merchant | requests
-  tab: 'leads',
+  tab: 'leads', // leads | events | audiences
   leads: [],
+  audiences: [], // the merchant's computed audiences
   leadsFor: null,
   seenUpdates: new Map(),
   lastSeq: 0,

@@ -451,3 +451,42 @@ def test_bidi_text_is_isolated_wherever_it_is_shown(
     assert {name, email, title, f"{RLO}v", f"{RLI}y"} <= texts, texts
     assert {style for style, _ in seen} == {"isolate"}, seen
     assert_clean(page)
+
+
+def test_audiences_tab_shows_the_clock_and_advances_it_and_syncs(
+    page: Page, serve: Callable[..., Served]
+) -> None:
+    srv = serve()
+    key = "order_completed_last_30days"
+    rule = {"event": "Order Completed", "within": "30d"}
+    r = requests.put(
+        f"{srv.url}/_emulator/merchants/m1/computed-audiences/{key}", json={"rule": rule}, timeout=5
+    )
+    assert r.status_code == 200, r.text
+    send(srv.url, "identify", id="jane", attributes={"email": "jane@example.com"})
+    send(srv.url, "track", id="jane", event="Order Completed")
+    page.goto(srv.url + "/#/m/m1/audiences")
+    row = page.locator(f"#audiences-table tbody tr[data-key='{key}']")
+    expect(row).to_contain_text("“Order Completed” in the last 30d")
+    expect(row).to_contain_text("not yet")
+    expect(row.locator("[data-due]")).to_contain_text("in 5h 59m")
+    expect(page.locator("#clock")).to_be_visible()
+
+    page.locator("#advance-input").fill("6h")
+    page.locator("#advance-button").click()
+    expect(page.locator("#clock-result")).to_contain_text("1 sync ran, 1 membership change here")
+    expect(row.locator(".members")).to_contain_text("jane")
+    expect(page.locator("#clock")).to_contain_text("+6h")
+
+    send(srv.url, "track", id="kim", event="Order Completed")
+    row.get_by_role("button", name="Sync now").click()
+    expect(page.locator("#clock-result")).to_contain_text("1 entered, 0 exited")
+    expect(row.locator(".members")).to_contain_text("kim")
+
+    page.locator("#advance-input").fill("-1h")
+    page.locator("#advance-button").click()
+    expect(page.locator("#clock-result")).to_contain_text("only moves forward")
+
+    row.locator(".members .link", has_text="jane").click()
+    expect(page.locator("#detail-audiences .chip.in")).to_contain_text(key)
+    assert_clean(page, allow=("status of 400",))
