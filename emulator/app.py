@@ -51,7 +51,9 @@ class JSONProvider(DefaultJSONProvider):
 def build(settings: Any = None) -> Flask:
     """Build one isolated emulator app with its own store."""
     from emulator import errors
-    from emulator.http import admin, dashboard, meta, segment, tracker
+    from emulator.http import admin, common, dashboard, guard, meta, segment, tracker
+    from emulator.http import clock as clock_http
+    from emulator.http import computed as computed_http
     from emulator.http import engage as engage_http
     from emulator.http import plans as plans_http
     from emulator.settings import Settings
@@ -59,10 +61,16 @@ def build(settings: Any = None) -> Flask:
 
     settings = settings or Settings()
     app = Flask(__name__, static_folder=None)  # each surface serves its own files
+    # No redirect to a merged path (a 308 with an HTML body and a Host-built Location): a
+    # path with '//' is simply not a route.
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json = JSONProvider(app)
     app.extensions["wishpond_emulator"] = Emulator.build(settings)
     errors.register(app, FLAT_ERROR_PREFIXES)
+    guard.install(app, settings)
+    app.before_request(common.no_empty_segments)
+    app.before_request(common.known_query_only)
     app.register_blueprint(tracker.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(segment.bp)
@@ -70,6 +78,8 @@ def build(settings: Any = None) -> Flask:
     app.register_blueprint(meta.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(plans_http.bp)
+    app.register_blueprint(clock_http.bp)
+    app.register_blueprint(computed_http.bp)
     app.after_request(_cors)
     return app
 

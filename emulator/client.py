@@ -126,6 +126,18 @@ class EmulatorClient:
         """Return a view scoped to one merchant."""
         return MerchantView(self, merchant_id)
 
+    def clock(self) -> JSON:
+        """Return the emulator's clock: {"now", "offset_seconds"}."""
+        return self.request("GET", "/_emulator/clock")  # type: ignore[no-any-return]
+
+    def advance(self, duration: str | float) -> JSON:
+        """Move the clock forward ('6h', '1h 30m', or seconds); return it and the syncs that ran."""
+        return self.request("POST", "/_emulator/clock", {"advance": duration})  # type: ignore[no-any-return]
+
+    def set_clock(self, when: str) -> JSON:
+        """Move the clock forward to an ISO-8601 time; return it and the syncs that ran."""
+        return self.request("POST", "/_emulator/clock", {"set": when})  # type: ignore[no-any-return]
+
 
 def _param(value: Any) -> str:
     if isinstance(value, bool):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,9 @@ class Sync:
     joined: list[str] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
     messages: list[JSON] = field(default_factory=list)
+    # Against the merchant's tracking plan: the identifies it blocked, and every one breaking it.
+    skipped: list[JSON] = field(default_factory=list)
+    violations: list[JSON] = field(default_factory=list)
 
 
 def computation_id(key: str) -> str:
@@ -89,35 +93,62 @@ def computation_id(key: str) -> str:
     return "aud_" + hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
-def audience_message(key: str, user_id: str, value: bool) -> JSON:
-    """Return the identify message Engage sends when user_id enters (True) or exits."""
-    return {
+def audience_message(
+    key: str, user_id: str, value: bool, at: str | None = None, email: str | None = None
+) -> JSON:
+    """Return the identify message Engage sends when user_id enters (True) or exits.
+
+    Shaped like a real Engage payload: a `personas_` message id, `sentAt: null`, an unknown
+    library, and integrations that send it to Wishpond alone; at is its timestamp, and the
+    user's email, when known, rides in traits as Engage sends it.
+    """
+    traits: JSON = {key: value}
+    if email is not None:
+        traits["email"] = email
+    message: JSON = {
         "type": "identify",
+        "messageId": f"personas_{uuid.uuid4().hex}",
         "userId": user_id,
-        "traits": {key: value},
+        "traits": traits,
         "context": {
+            "library": {"name": "unknown", "version": "unknown"},
+            "integrations": {"personas": False},
             "personas": {
                 "computation_class": "audience",
                 "computation_id": computation_id(key),
                 "computation_key": key,
                 "namespace": SPACE_ID,
                 "space_id": SPACE_ID,
-            }
+            },
         },
+        "integrations": {"All": False, "Wishpond": True, "Warehouses": {"all": False}},
+        "sentAt": None,
     }
+    if at is not None:
+        message["timestamp"] = at
+    return message
 
 
-def sync(key: str, previous: Iterable[str], members: Iterable[str], first: bool) -> Sync:
+def sync(
+    key: str,
+    previous: Iterable[str],
+    members: Iterable[str],
+    first: bool,
+    at: str | None = None,
+    emails: Mapping[str, str] | None = None,
+) -> Sync:
     """Diff an audience's members against the previous sync, Engage style.
 
     The first sync sends true to every member; later syncs send true to users who joined
     and false to users who left, and nothing to users whose membership did not change.
+    Each user gets one call: the emulator's profiles have one identifier, the user id.
     """
     now = list(dict.fromkeys(members))
     before = set(previous)
     current = set(now)
     joined = now if first else [m for m in now if m not in before]
     left = [] if first else sorted(before - current)
-    messages = [audience_message(key, m, True) for m in joined]
-    messages += [audience_message(key, m, False) for m in left]
+    emails = emails or {}
+    messages = [audience_message(key, m, True, at, emails.get(m)) for m in joined]
+    messages += [audience_message(key, m, False, at, emails.get(m)) for m in left]
     return Sync(key, first, now, joined, left, messages)

@@ -9,7 +9,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from emulator.apierrors import EmulatorAPIError
-from emulator.nearmiss import Facts, describe_event_miss, describe_lead_miss, matches
+from emulator.nearmiss import (
+    Facts,
+    describe_event_miss,
+    describe_lead_miss,
+    matches,
+    no_lead_lines,
+)
+from emulator.nearmiss_engage import AudienceFacts, describe_audience_miss
 from emulator.planview import PlanChecks
 
 JSON = dict[str, Any]
@@ -35,6 +42,8 @@ class Client(Protocol):
     def merchants(self) -> list[JSON]: ...
 
     def merchant(self, merchant_id: str) -> MerchantView: ...
+
+    def clock(self) -> JSON: ...
 
 
 def _quote(part: str) -> str:
@@ -111,6 +120,67 @@ class MerchantView(PlanChecks):
         if name is not None:
             body["name"] = name
         return self.client.request("PUT", f"{self._path}/audiences/{_quote(key)}", body)  # type: ignore[no-any-return]
+
+    def define_audience(
+        self,
+        key: str,
+        rule: Mapping[str, Any],
+        name: str | None = None,
+        first_sync_after: str | float | None = None,
+        sync_every: str | float | None = None,
+    ) -> JSON:
+        """Define a computed audience that Engage syncs on the emulator's clock; return it.
+
+        rule is {"event", "within", "min_count", "where"} or {"trait", "equals"}; the first
+        sync runs first_sync_after (default 6h) from now, then one every sync_every (3h).
+        """
+        body: JSON = {"rule": dict(rule)}
+        timings = {"name": name, "first_sync_after": first_sync_after, "sync_every": sync_every}
+        body.update({k: v for k, v in timings.items() if v is not None})
+        return self.client.request("PUT", self._audience_path(key), body)  # type: ignore[no-any-return]
+
+    def computed_audiences(self) -> list[JSON]:
+        """Return this merchant's computed audiences with their members and next sync."""
+        answer = self.client.request("GET", self._path + "/computed-audiences")
+        return answer["computed_audiences"]  # type: ignore[no-any-return]
+
+    def run_sync(self, key: str) -> JSON:
+        """Run a computed audience's sync now; return who entered and exited, and the calls."""
+        return self.client.request("POST", self._audience_path(key) + "/sync")  # type: ignore[no-any-return]
+
+    def _audience_path(self, key: str) -> str:
+        return f"{self._path}/computed-audiences/{_quote(key)}"
+
+    def _computed_or_none(self, key: str) -> JSON | None:
+        try:
+            return self.client.request("GET", self._audience_path(key))  # type: ignore[no-any-return]
+        except EmulatorAPIError as exc:
+            if exc.code in ("audience_not_found", "invalid_audience_key"):
+                return None
+            raise
+
+    def assert_audience(self, lead_id: str, key: str, value: bool, /) -> JSON:
+        """Assert the lead's membership of audience key is value; return the lead or explain.
+
+        A computed audience changes only when a sync runs on the emulator's clock, so it is
+        checked at once; any other audience (synced by hand or sent through Segment) is waited
+        for, as assert_lead waits.
+        """
+        __tracebackhide__ = True
+        audience = self._computed_or_none(key)
+        deadline = time.monotonic() + (0.0 if audience is not None else self.client.timeout)
+        while True:
+            lead = self._lead_or_none(lead_id)
+            if lead is not None and lead["audiences"].get(key) is value:
+                return lead
+            last_seq = max((e["seq"] for e in (lead or {}).get("events", [])), default=0)
+            if not self._wait_for_change(lead_id, last_seq, deadline):
+                break
+        missing = [] if lead is not None else no_lead_lines(lead_id, self._facts(lead_id))
+        waited = 0.0 if audience is not None else self.client.timeout
+        now = self.client.clock()["now"]
+        facts = AudienceFacts(self.id, lead_id, key, value, now, lead, audience, missing, waited)
+        raise AssertionError(describe_audience_miss(facts))
 
     def _lead_or_none(self, lead_id: str) -> JSON | None:
         try:

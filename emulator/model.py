@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sys import intern
 from typing import Any
 
+from emulator.audience import Audience
 from emulator.calls import EVENT_TYPES, JSON, Call
 
 # How many accepted message ids a merchant remembers to apply each message once.
@@ -139,6 +140,7 @@ class Merchant:
         self.by_email: dict[str, set[str]] = {}
         self.by_title: dict[str, list[int]] = {}
         self.by_type: dict[str, list[int]] = {t: [] for t in EVENT_TYPES}
+        self.computed: dict[str, Audience] = {}  # computed audiences by key, in definition order
         # The last MESSAGE_ID_WINDOW accepted message ids, oldest first.
         self.message_ids: OrderedDict[str, None] = OrderedDict()
 

@@ -92,6 +92,11 @@ def _no_lead_lines(lead_id: str, expected: Mapping[str, Any], facts: Facts) -> l
     return lines
 
 
+def no_lead_lines(lead_id: str, facts: Facts) -> list[str]:
+    """Return the nearest matches around a lead id the merchant lacks."""
+    return _no_lead_lines(lead_id, {}, facts)
+
+
 def _empty(facts: Facts) -> str:
     busy = [f"{m!r} ({count} events)" for m, count in facts.busy[:SHOWN]]
     if len(facts.busy) > SHOWN:

@@ -1,30 +1,38 @@
-"""What one app holds: its settings, store and request journal."""
+"""What one app holds: its settings, store, request journal, clock and Engage's scheduler."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from emulator.clock import Clock
 from emulator.journal import Journal
 from emulator.planbook import PlanBook
+from emulator.scheduler import Scheduler
 from emulator.settings import Settings
 from emulator.store import Store
 
 
 @dataclass
 class Emulator:
-    """The per-app state kept in app.extensions['wishpond_emulator']."""
+    """The per-app state kept in app.extensions['wishpond_emulator']: one clock read by all."""
 
     settings: Settings
     store: Store
     journal: Journal
+    clock: Clock
+    scheduler: Scheduler
     plans: PlanBook
 
     @classmethod
     def build(cls, settings: Settings) -> Emulator:
-        """Make fresh, empty state for one app."""
-        return cls(
-            settings,
-            Store(settings.max_events),
-            Journal(settings.journal_size),
-            PlanBook.from_settings(settings),
-        )
+        """Make fresh, empty state for one app, its clock at real time."""
+        clock = Clock()
+        store = Store(settings.max_events, clock)
+        journal = Journal(settings.journal_size, settings.journal_max_bytes, clock)
+        plans = PlanBook.from_settings(settings)
+        return cls(settings, store, journal, clock, Scheduler(store, clock, plans), plans)
+
+    def close(self) -> None:
+        """Release every long-poll, of the store and the journal: the server is stopping."""
+        self.store.close()
+        self.journal.close()

@@ -9,9 +9,10 @@ from typing import Any
 
 from emulator import snapshot
 from emulator.calls import JSON, Call
-from emulator.clock import utc_now
+from emulator.clock import Clock, seconds
 from emulator.errors import EmulatorError
 from emulator.model import Event, Lead, Merchant
+from emulator.store_audiences import AudienceRecords
 
 
 def _match(value: Any, wanted: str) -> bool:
@@ -23,15 +24,25 @@ def _match(value: Any, wanted: str) -> bool:
     return False
 
 
-class Store:
-    """Every merchant's state behind one lock, bounded by max_events."""
+class _Parked:
+    """The long-polls waiting on one merchant: a condition on the store's lock, and a count."""
 
-    def __init__(self, max_events: int = 1_000_000) -> None:
+    def __init__(self, lock: threading.Lock) -> None:
+        self.cond = threading.Condition(lock)
+        self.count = 0
+
+
+class Store(AudienceRecords):
+    """Every merchant's state behind one lock, bounded by max_events, on the app's clock."""
+
+    def __init__(self, max_events: int = 1_000_000, clock: Clock | None = None) -> None:
         self.max_events = max_events
+        self.clock = clock or Clock()
         self._merchants: dict[str, Merchant] = {}
         self._total = 0
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
+        # One condition per merchant with long-polls parked: a write wakes only its merchant's.
+        self._parked: dict[str, _Parked] = {}
         self._closed = False
 
     # -- writes -------------------------------------------------------------
@@ -46,13 +57,13 @@ class Store:
     ) -> list[tuple[JSON | None, JSON]]:
         """Apply calls atomically (all, or none if the store is full); return (lead, event).
 
-        `now` is the receive time (read once by the surface); None reads the clock. A call whose
-        message_id the merchant already holds is not applied again and has no result. With
-        answer=False nothing is copied out and the list is empty (batches answer nothing).
+        `now` is the receive time (read once by the surface); None reads the clock. A call
+        whose message_id the merchant already holds is not applied again and has no result.
+        With answer=False nothing is copied out and the list is empty (batches answer nothing).
         """
         calls = list(calls)
         with self._lock:
-            applied, _ = self._commit(merchant_id, calls, now or utc_now())
+            applied, _ = self._commit(merchant_id, calls, now or self.clock.now())
             if not answer:
                 return []
             # Only identify answers with the lead; track and page skip the copy.
@@ -74,7 +85,7 @@ class Store:
         holds or an earlier entry carries. All or nothing, as apply.
         """
         with self._lock:
-            return self._commit(merchant_id, entries, now or utc_now())[1]
+            return self._commit(merchant_id, entries, now or self.clock.now())[1]
 
     def _commit(
         self, merchant_id: str, entries: Sequence[Call | str], now: str
@@ -115,7 +126,7 @@ class Store:
                 merchant.hold(entry.message_id)
             applied.append((entry, merchant.apply(entry, now)))
         self._total += calls
-        self._changed.notify_all()
+        self._wake(merchant_id)
         return applied, repeats
 
     def identify(
@@ -167,13 +178,22 @@ class Store:
                 merchant = self._merchants.pop(merchant_id, None)
                 if merchant is not None:
                     self._total -= len(merchant.events)
-            self._changed.notify_all()
+            self._reschedule()
+            self._wake(merchant_id)
 
     def close(self) -> None:
         """Release every long-poll now; the server is shutting down."""
         with self._lock:
             self._closed = True
-            self._changed.notify_all()
+            self._wake()
+
+    def _wake(self, merchant_id: str | None = None) -> None:
+        """Wake the long-polls of one merchant, or of all (the caller holds the lock)."""
+        if merchant_id is None:
+            for parked in self._parked.values():
+                parked.cond.notify_all()
+        elif merchant_id in self._parked:
+            self._parked[merchant_id].cond.notify_all()
 
     # -- reads --------------------------------------------------------------
 
@@ -246,13 +266,24 @@ class Store:
         """Return matching events; with wait, block until min_count match or time runs out."""
         deadline = time.monotonic() + wait
         with self._lock:
-            while True:
-                merchant = self._merchants.get(merchant_id)
-                found = merchant.select(lead_id, type, event, after_seq) if merchant else []
-                remaining = deadline - time.monotonic()
-                if len(found) >= min_count or remaining <= 0 or self._closed:
-                    return [e.to_json() for e in found]
-                self._changed.wait(remaining)
+            parked: _Parked | None = None
+            try:
+                while True:
+                    merchant = self._merchants.get(merchant_id)
+                    found = merchant.select(lead_id, type, event, after_seq) if merchant else []
+                    remaining = deadline - time.monotonic()
+                    if len(found) >= min_count or remaining <= 0 or self._closed:
+                        return [e.to_json() for e in found]
+                    if parked is None:
+                        parked = self._parked.get(merchant_id) or _Parked(self._lock)
+                        self._parked[merchant_id] = parked
+                        parked.count += 1
+                    parked.cond.wait(remaining)
+            finally:
+                if parked is not None:
+                    parked.count -= 1
+                    if not parked.count:
+                        del self._parked[merchant_id]
 
     # -- whole state --------------------------------------------------------
 
@@ -260,11 +291,17 @@ class Store:
         """Return the whole state as a JSON document."""
         with self._lock:
             merchants = {k: snapshot.dump(self._merchants[k]) for k in sorted(self._merchants)}
-            return {"version": 1, "merchants": merchants}
+            clock = {"offset_seconds": seconds(self.clock.offset_ms)}
+            return {"version": 1, "clock": clock, "merchants": merchants}
 
     def load(self, state: Mapping[str, Any], replace: bool = True) -> None:
-        """Replace (or add to) the state from an export document, all or nothing."""
-        built = {mid: snapshot.build(mid, body) for mid, body in state["merchants"].items()}
+        """Replace (or add to) the state from an export document, all or nothing.
+
+        The clock moves to the document's offset if that is ahead, never back.
+        """
+        now = self.clock.now()
+        built = {mid: snapshot.build(mid, body, now) for mid, body in state["merchants"].items()}
+        offset = round(float((state.get("clock") or {}).get("offset_seconds", 0)) * 1000)
         with self._lock:
             merchants = {} if replace else dict(self._merchants)
             merchants.update(built)
@@ -277,4 +314,6 @@ class Store:
                 )
             self._merchants = merchants
             self._total = total
-            self._changed.notify_all()
+            self.clock.catch_up(offset)
+            self._reschedule()
+            self._wake()

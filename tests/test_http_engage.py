@@ -95,7 +95,7 @@ def test_emitted_calls_are_valid_engage_messages(client: FlaskClient) -> None:
     contract.validate("segment-message", call)
     assert call["context"]["personas"]["computation_class"] == "audience"
     assert call["context"]["personas"]["computation_key"] == KEY
-    assert call["messageId"].startswith("engage-") and call["timestamp"].endswith("Z")
+    assert call["messageId"].startswith("personas_") and call["timestamp"].endswith("Z")
     [event] = client.get("/_emulator/merchants/m1/events").json["events"]
     assert event["attributes"] == {KEY: True, "id": "a"} and event["source"] == "engage"
 

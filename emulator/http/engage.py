@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import uuid
-from typing import Any, cast
+from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 
 import contract
-from emulator import engage, ingest
-from emulator.calls import Call
-from emulator.clock import utc_now
+from emulator import engage
 from emulator.errors import EmulatorError
 from emulator.http.common import (
     check_merchant_id,
@@ -38,30 +34,28 @@ KEY = Param(
 )
 
 
-def _lock() -> threading.Lock:
-    """Return the app's sync lock, so two syncs of one app never diff the same state."""
-    return cast(
-        threading.Lock, current_app.extensions.setdefault("wishpond_engage", threading.Lock())
-    )
-
-
-def _merchant(note: Note, merchant_id: str) -> str:
-    """Admit the call (admin token, usable merchant id) and return the merchant id."""
-    note.merchant_id = merchant_id
+def admit(merchant_id: str) -> str:
+    """Admit an Engage call (admin token, usable merchant id) and return the merchant id."""
     check_merchant_id(merchant_id)
     require_admin_token()
     settings = emulator().settings
     if settings.strict and merchant_id not in settings.merchants:
         raise EmulatorError(
             "unknown_merchant",
-            f"Merchant {merchant_id!r} is not configured; the emulator knows "
-            f"{', '.join(sorted(settings.merchants))}.",
+            f"Merchant {merchant_id!r} is not configured; configure it with --merchant "
+            f"{merchant_id}:KEY, or check the id against GET /_emulator/merchants.",
             404,
         )
     return merchant_id
 
 
-def _key(key: str) -> str:
+def _merchant(note: Note, merchant_id: str) -> str:
+    note.merchant_id = merchant_id
+    return admit(merchant_id)
+
+
+def check_key(key: str) -> str:
+    """Return an audience key, or raise a 400 saying what a key may hold."""
     try:
         contract.validate("engage-audience-key", key)
     except contract.ContractError:
@@ -77,28 +71,8 @@ def _key(key: str) -> str:
 def _sync(note: Note, key: str, name: str | None, members: list[str]) -> Response:
     merchant_id = note.merchant_id
     assert merchant_id is not None
-    store = emulator().store
-    with _lock():
-        previous = [lead["id"] for lead in store.leads(merchant_id, audiences={key: True})]
-        first = not previous and not store.leads(merchant_id, audiences={key: False})
-        result = engage.sync(key, previous, members, first)
-        now = utc_now()
-        for message in result.messages:
-            message["messageId"] = f"engage-{uuid.uuid4()}"
-            message["timestamp"] = now
-        tracking = emulator().plans.plan_for(merchant_id)
-        verdict = ingest.Plan(len(result.messages))
-        calls = []
-        for index, message in enumerate(result.messages):
-            call = ingest.to_call(message)
-            if not isinstance(call, Call):
-                continue
-            if tracking is None or not verdict.check(index, message, tracking, call):
-                calls.append(call)
-        store.apply(merchant_id, calls, now=now)
-    if tracking is not None:
-        note.skipped, (note.violations, checked) = verdict.skipped, verdict.verdicts(())
-        emulator().plans.record(merchant_id, tracking, checked)
+    result = emulator().scheduler.sync_members(merchant_id, key, members)
+    note.skipped, note.violations = result.skipped, result.violations
     note.summary = f"sync {key}: +{len(result.joined)} -{len(result.left)}"
     return jsonify(
         merchant_id=merchant_id,
@@ -120,7 +94,7 @@ def _sync(note: Note, key: str, name: str | None, members: list[str]) -> Respons
 def put_audience(note: Note, merchant_id: str, key: str) -> Response:
     """Sync an audience's complete membership; emit Engage's identify calls."""
     _merchant(note, merchant_id)
-    _key(key)
+    check_key(key)
     body: dict[str, Any] = json_body("engage-sync")
     return _sync(note, key, body.get("name"), body["members"])
 
@@ -144,4 +118,4 @@ def post_audience(note: Note, merchant_id: str) -> Response:
             "send key explicitly (letters, digits and underscores).",
             field="key",
         )
-    return _sync(note, _key(key), body["name"], body["members"])
+    return _sync(note, check_key(key), body["name"], body["members"])

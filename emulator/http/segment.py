@@ -9,7 +9,6 @@ from flask import Blueprint, Response, jsonify, request
 
 from emulator import ingest
 from emulator.calls import JSON
-from emulator.clock import utc_now
 from emulator.errors import EmulatorError
 from emulator.http.common import check, emulator, journaled, json_body
 from emulator.http.docs import SEGMENT_WRITE_KEY, documenter
@@ -168,7 +167,8 @@ def _drop_all(note: Note, messages: list[Any], reason: str) -> Response:
 
 def _handle(note: Note, kind: str | None) -> Response:
     """Read, route and check one request, then deliver what it carries (kind None: a batch)."""
-    now = utc_now()  # the receive time: every received_at and corrected timestamp of the call
+    # The receive time on the app's clock: every received_at and corrected timestamp of the call.
+    now = emulator().clock.now()
     settings = emulator().settings
     strict = settings.segment_responses == "strict"
     data = _raw_body()

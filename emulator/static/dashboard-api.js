@@ -8,11 +8,20 @@ export const TOKEN_KEY = 'wishpond-emulator.admin-token';
 
 class AuthError extends Error {}
 
-async function api(path, signal) {
+async function api(path, signal, method, payload) {
   const headers = { Accept: 'application/json' };
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) headers.Authorization = 'Bearer ' + token;
-  const res = await fetch(API + path, { headers, signal, cache: 'no-store' });
+  const init = { headers, signal, cache: 'no-store' };
+  if (method) {
+    // A same-origin POST: the browser marks it Sec-Fetch-Site: same-origin.
+    init.method = method;
+    if (payload !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(payload);
+    }
+  }
+  const res = await fetch(API + path, init);
   let body = null;
   try {
     body = await res.json();
@@ -71,9 +80,14 @@ export async function submitToken(event) {
 }
 
 export async function call(path, signal) {
+  return send(null, path, undefined, signal);
+}
+
+// A state-changing call (method POST, PUT or DELETE) with an optional JSON body.
+export async function send(method, path, payload, signal) {
   for (;;) {
     try {
-      return await api(path, signal);
+      return await api(path, signal, method, payload);
     } catch (err) {
       if (!(err instanceof AuthError)) throw err;
       await waitForToken(err.message);
@@ -131,4 +145,17 @@ export function coalesce(fn, gap) {
     if (busy) pending = true;
     else run();
   };
+}
+
+// After a long-poll failed: true (retry at once) when the emulator refused the wait as longer
+// than its --max-wait, which halves the wait; otherwise report the failure, pause for backoff
+// ms and return false.
+export async function recover(err, first, backoff) {
+  if (err.code === 'invalid_parameter' && !first && state.wait >= 1) {
+    state.wait = Math.floor(state.wait / 2);
+    return true;
+  }
+  lostContact(err);
+  await sleep(backoff);
+  return false;
 }

@@ -13,10 +13,11 @@ import {
   timeNode,
 } from './dashboard-dom.js';
 import { FEED_SIZE, actions, state } from './dashboard-state.js';
-import { banner, call, coalesce, lostContact, setLive } from './dashboard-api.js';
+import { banner, call, coalesce, lostContact, recover, setLive } from './dashboard-api.js';
 import { renderJournal, wakeJournal } from './dashboard-journal.js';
 import { refreshDetail, refreshLeads } from './dashboard-leads.js';
 import { refreshPlan, verdictNode } from './dashboard-plan.js';
+import { refreshAudiences, refreshClock } from './dashboard-engage.js';
 
 // -- contact regained ------------------------------------------------------------
 
@@ -44,6 +45,7 @@ export async function loadMerchants() {
     health.total_events.toLocaleString() + ' / ' + health.max_events.toLocaleString() + ' events';
   state.merchants = body.merchants;
   renderMerchants();
+  refreshClock(); // another client may have moved it
   const row = state.merchants.find((m) => m.id === state.merchant);
   const shrank = health.total_events < state.totalEvents;
   state.totalEvents = health.total_events;
@@ -152,12 +154,7 @@ async function pollLoop(gen, merchant, signal) {
       first = false;
     } catch (err) {
       if (gen !== state.pollGen || signal.aborted) return;
-      if (err.code === 'invalid_parameter' && !first && state.wait >= 1) {
-        state.wait = Math.floor(state.wait / 2); // the emulator caps waits lower (--max-wait)
-        continue;
-      }
-      lostContact(err);
-      await sleep(backoff);
+      if (await recover(err, first, backoff)) continue;
       backoff = Math.min(backoff * 2, 10000);
     }
   }
@@ -184,6 +181,7 @@ function ingest(events, initial) {
   refreshMerchants();
   refreshLeads();
   if (state.tab === 'plan') refreshPlan();
+  if (state.tab === 'audiences') refreshAudiences(); // a sync's identifies are events too
   if (events.some((e) => e.lead_id !== null && e.lead_id === state.leadId)) refreshDetail();
 }
 

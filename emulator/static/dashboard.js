@@ -1,14 +1,16 @@
 // The emulator's live dashboard. It reads only the admin API under /_emulator and builds every
 // node with createElement/textContent, so no value from the API is ever parsed as HTML.
 // The page loads this module, which starts the rest. Each module imports only modules below it
-// (state, dom, api, then plan < journal < leads < live < route); the few calls that go upward (a view
-// links to a route, the journal refreshes the merchants) go through `actions`, filled in here.
+// (state, dom, api, then plan < journal < leads < engage < live < route); the few calls that go
+// upward (a view links to a route, the journal refreshes the merchants) go through `actions`,
+// filled in here.
 
 import { $, enc, leadHash, show } from './dashboard-dom.js';
 import { actions, state } from './dashboard-state.js';
 import { TOKEN_KEY, lostContact, submitToken } from './dashboard-api.js';
 import { journalLoop, renderJournal, wakeJournal } from './dashboard-journal.js';
 import { renderLeads } from './dashboard-leads.js';
+import { startEngage } from './dashboard-engage.js';
 import { loadMerchants, refreshMerchants, regainedContact } from './dashboard-live.js';
 import { go, route } from './dashboard-route.js';
 
@@ -27,6 +29,9 @@ function bind() {
     go(state.leadId ? leadHash(state.merchant, state.leadId) : '#/m/' + enc(state.merchant)),
   );
   $('tab-events').addEventListener('click', () => go('#/m/' + enc(state.merchant) + '/events'));
+  $('tab-audiences').addEventListener('click', () =>
+    go('#/m/' + enc(state.merchant) + '/audiences'),
+  );
   $('tab-plan').addEventListener('click', () => go('#/m/' + enc(state.merchant) + '/plan'));
   for (const tab of $('outcome-filter').querySelectorAll('[data-outcome]')) {
     tab.addEventListener('click', () => {
@@ -73,6 +78,7 @@ async function start() {
   }
   route();
   journalLoop();
+  startEngage();
 }
 
 start();
