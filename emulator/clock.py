@@ -162,6 +162,12 @@ class Clock:
                 self._offset += target_ms - now
                 self._last = target_ms
 
+    def advance(self, by_ms: int) -> None:
+        """Move the clock forward by exactly by_ms: the offset grows by that much."""
+        with self._lock:
+            self._offset += max(0, min(by_ms, MAX_MS - self._real() - self._offset))
+            self._last = max(self._last, min(self._real() + self._offset, MAX_MS))
+
     def catch_up(self, offset_ms: int) -> None:
         """Raise the offset to offset_ms if that is larger; never move back, nor past MAX_MS."""
         with self._lock:

@@ -161,7 +161,11 @@ class Scheduler:
                     f"syncs, more than {MAX_SYNCS} at once; move it in smaller steps.",
                     field=field,
                 )
-            self.clock.move_to(target_ms)
+            # An advance grows the offset by exactly its duration, however long this took.
+            if by is not None:
+                self.clock.advance(by)
+            else:
+                self.clock.move_to(target_ms)
             try:
                 syncs = self._run_due(target_ms, strict=True)
             except EmulatorError as exc:

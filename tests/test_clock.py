@@ -218,3 +218,18 @@ def test_a_time_before_year_one_in_utc_is_refused_with_a_400(client: FlaskClient
     assert r.status_code == 400 and r.json["error"]["code"] != "internal_error"
     assert "set" in r.json["error"]["message"]
     assert client.get("/_emulator/clock").json["offset_seconds"] == before["offset_seconds"]
+
+
+def test_an_advance_grows_the_offset_by_exactly_its_duration_however_long_it_takes() -> None:
+    from itertools import count
+
+    from emulator.clock import HOUR, Clock
+    from emulator.scheduler import Scheduler
+    from emulator.store import Store
+
+    ticks = count(1_700_000_000_000, 7)  # real time moves 7 ms at every reading
+    clock = Clock(real=lambda: next(ticks))
+    scheduler = Scheduler(Store(clock=clock), clock)
+    for _ in range(5):
+        scheduler.move_clock("advance", by=6 * HOUR)
+    assert clock.offset_ms == 30 * HOUR
