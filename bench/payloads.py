@@ -60,6 +60,16 @@ def track(i: int) -> dict[str, Any]:
     }
 
 
+def small_track(i: int) -> dict[str, Any]:
+    """Return a tracker track body of about 100 bytes: no properties."""
+    return {
+        "merchant_id": MERCHANT,
+        "write_key": WRITE_KEY,
+        "anonymous_id": f"anon-{i}",
+        "event": ("Signed Up", "Viewed Pricing")[i % 2],
+    }
+
+
 def segment_track(i: int) -> dict[str, Any]:
     """Return one Segment track message for user i."""
     return {
@@ -84,8 +94,8 @@ def segment_auth() -> str:
 
 
 def lines(kind: str, count: int) -> list[str]:
-    """Return count compact bodies of one kind: identify or track."""
-    make = {"identify": identify, "track": track}[kind]
+    """Return count compact bodies of one kind: identify, track or small_track."""
+    make = {"identify": identify, "track": track, "small_track": small_track}[kind]
     return [compact(make(i)) for i in range(count)]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import fastjsonschema
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
@@ -130,6 +131,14 @@ def _refuse(uri: str) -> Any:
     raise ValueError(f"no remote $ref: {uri}")
 
 
+def _plain(name: str) -> dict[str, Any]:
+    """Return the schema with its $refs inlined, without its $schema and $id."""
+    body = dict(_inline(schemas()[name], schemas()[name]["$id"]))
+    body.pop("$schema", None)
+    body.pop("$id", None)
+    return body
+
+
 @cache
 def accepts(name: str) -> Callable[[Any], bool]:
     """Return a fast test that says True only for documents valid against schema name.
@@ -138,9 +147,7 @@ def accepts(name: str) -> Callable[[Any], bool]:
     keywords these schemas use). It is trusted only to accept: whatever it rejects is judged
     again by the full validator, which also writes the error message.
     """
-    body = dict(_inline(schemas()[name], schemas()[name]["$id"]))
-    body.pop("$schema", None)
-    body.pop("$id", None)
+    body = _plain(name)
     if "$ref" in json.dumps(body):  # a recursive schema: keep to jsonschema
         return _inlined(name).is_valid
     compiled = fastjsonschema.compile(
@@ -153,6 +160,34 @@ def accepts(name: str) -> Callable[[Any], bool]:
         except Exception:  # any doubt goes to the full validator
             return False
         return True
+
+    return check
+
+
+# Keywords whose meaning could differ between jsonschema and jsonschema-rs (regex dialects,
+# format checks): a schema naming any of them is checked item by item with accepts().
+_RS_UNSURE = ('"$ref"', '"pattern"', '"patternProperties"', '"format"')
+
+
+@cache
+def accepts_all(name: str) -> Callable[[list[Any]], bool]:
+    """Return a fast test that says True only when every item is valid against schema name.
+
+    One call checks the whole list, in compiled code (jsonschema-rs, draft 2020-12), instead
+    of one call per item; like accepts(), it is trusted only to accept.
+    """
+    body = _plain(name)
+    text = json.dumps(body)
+    if any(word in text for word in _RS_UNSURE):
+        one = accepts(name)
+        return lambda items: all(one(item) for item in items)
+    compiled = jsonschema_rs.Draft202012Validator({"type": "array", "items": body})
+
+    def check(items: list[Any]) -> bool:
+        try:
+            return bool(compiled.is_valid(items))
+        except Exception:  # a value it cannot read (a lone surrogate): the full validator decides
+            return False
 
     return check
 

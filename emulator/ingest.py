@@ -67,26 +67,21 @@ def _call(
     message: Mapping[str, Any], marker: JSON | None, now: str | None, sent_at: Any
 ) -> Call | destination.Skip:
     """Map a message whose Engage marker (context.personas, or None) was read once."""
-    mapped = destination.map_message(message)
+    mapped = destination.fields(message)
     if isinstance(mapped, destination.Skip):
         return mapped
-    common: Any = {
-        "audiences": engage.toggles(message, marker),
-        "source": "engage" if marker is not None else "segment",
-        "message_id": forwarding.message_id(message),
-        "timestamp": forwarding.timestamp(message, sent_at, now),
-    }
-    if mapped.method == "identify":
-        return Call(
-            "identify", mapped.user_id, mapped.anonymous_id, attributes=mapped.traits, **common
-        )
+    method, user_id, anonymous_id, traits, event, properties = mapped
     return Call(
-        "track",
-        mapped.user_id,
-        mapped.anonymous_id,
-        event=mapped.event,
-        properties=mapped.properties,
-        **common,
+        method,
+        user_id,
+        anonymous_id,
+        event,
+        properties,
+        traits,
+        engage.toggles(message, marker),
+        "engage" if marker is not None else "segment",
+        forwarding.message_id(message),
+        forwarding.timestamp(message, sent_at, now),
     )
 
 
@@ -219,6 +214,8 @@ def plan(
     """
     out = Plan(len(messages))
     measure = body_bytes is None or body_bytes + ADDED_BYTES > MAX_MESSAGE
+    # One compiled check over the whole list; only when it fails is each message judged alone.
+    valid = contract.accepts_all(schema)(messages)
     for index, message in enumerate(messages):
         if measure and (size := _size(message)) > MAX_MESSAGE:
             out.oversized = True
@@ -230,12 +227,13 @@ def plan(
                 "per message.",
             )
             continue
-        try:
-            contract.validate(schema, message)
-        except contract.ContractError as exc:
-            field_name = "(message)" if exc.field == "(body)" else exc.field
-            out._invalid(index, message, field_name, str(exc))
-            continue
+        if not valid:
+            try:
+                contract.validate(schema, message)
+            except contract.ContractError as exc:
+                field_name = "(message)" if exc.field == "(body)" else exc.field
+                out._invalid(index, message, field_name, str(exc))
+                continue
         message_id = forwarding.message_id(message)
         reason = forwarding.not_forwarded(message)
         if reason is not None:
