@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -170,7 +170,7 @@ _RS_UNSURE = ('"$ref"', '"pattern"', '"patternProperties"', '"format"')
 
 
 @cache
-def accepts_all(name: str) -> Callable[[list[Any]], bool]:
+def accepts_all(name: str) -> Callable[[Sequence[Any]], bool]:
     """Return a fast test that says True only when every item is valid against schema name.
 
     One call checks the whole list, in compiled code (jsonschema-rs, draft 2020-12), instead
@@ -183,9 +183,9 @@ def accepts_all(name: str) -> Callable[[list[Any]], bool]:
         return lambda items: all(one(item) for item in items)
     compiled = jsonschema_rs.Draft202012Validator({"type": "array", "items": body})
 
-    def check(items: list[Any]) -> bool:
+    def check(items: Sequence[Any]) -> bool:
         try:
-            return bool(compiled.is_valid(items))
+            return bool(compiled.is_valid(items if type(items) is list else list(items)))
         except Exception:  # a value it cannot read (a lone surrogate): the full validator decides
             return False
 
