@@ -88,6 +88,9 @@ SERVE_OPTIONS = (
     ),
     Option("--journal-max-bytes", "request journal memory bound (default 67108864)", _whole),
     Option("--journal-body-bytes", "request body bytes the journal keeps (default 16384)", _whole),
+    Option(
+        "--seed", "seed of fault rules' probability draws, to repeat a run (default random)", _whole
+    ),
 )
 READY_OPTIONS = (
     Option("--url", "emulator URL (default from --host/--port)"),
@@ -198,6 +201,7 @@ def settings_from(values: dict[str, Any]) -> Settings:
         "segment_responses",
         "journal_max_bytes",
         "journal_body_bytes",
+        "seed",
     ):
         if key in values:
             kwargs[key] = values[key]

@@ -45,6 +45,8 @@ class Settings:
     # How /v1 answers invalid messages: faithful drops them alone, as Segment does; strict
     # rejects the whole request.
     segment_responses: str = "faithful"
+    # Seed of the fault rules' probability draws; None picks one (GET /_emulator/faults shows it).
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -59,6 +61,10 @@ class Settings:
         if self.journal_body_bytes < 0:
             raise EmulatorError(
                 "invalid_setting", "--journal-body-bytes must be 0 (keep no body) or more."
+            )
+        if self.seed is not None and not 0 <= self.seed < 2**32:
+            raise EmulatorError(
+                "invalid_setting", "--seed must be a whole number from 0 to 4294967295."
             )
         if self.max_wait < 0:
             raise EmulatorError(

@@ -1,10 +1,11 @@
-"""What one app holds: its settings, store, request journal, clock and Engage's scheduler."""
+"""What one app holds: its settings, store, request journal, clock, Engage's scheduler, faults."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from emulator.clock import Clock
+from emulator.faultbook import FaultBook
 from emulator.journal import Journal
 from emulator.scheduler import Scheduler
 from emulator.settings import Settings
@@ -20,6 +21,7 @@ class Emulator:
     journal: Journal
     clock: Clock
     scheduler: Scheduler
+    faults: FaultBook
 
     @classmethod
     def build(cls, settings: Settings) -> Emulator:
@@ -27,7 +29,8 @@ class Emulator:
         clock = Clock()
         store = Store(settings.max_events, clock)
         journal = Journal(settings.journal_size, settings.journal_max_bytes, clock)
-        return cls(settings, store, journal, clock, Scheduler(store, clock))
+        faults = FaultBook(clock, settings.seed)
+        return cls(settings, store, journal, clock, Scheduler(store, clock), faults)
 
     def close(self) -> None:
         """Release every long-poll, of the store and the journal: the server is stopping."""

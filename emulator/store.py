@@ -13,6 +13,7 @@ from emulator.clock import Clock, seconds
 from emulator.errors import EmulatorError
 from emulator.model import Event, Lead, Merchant
 from emulator.store_audiences import AudienceRecords
+from emulator.store_repeats import Repeats
 
 
 def _match(value: Any, wanted: str) -> bool:
@@ -32,7 +33,7 @@ class _Parked:
         self.count = 0
 
 
-class Store(AudienceRecords):
+class Store(AudienceRecords, Repeats):
     """Every merchant's state behind one lock, bounded by max_events, on the app's clock."""
 
     def __init__(self, max_events: int = 1_000_000, clock: Clock | None = None) -> None:

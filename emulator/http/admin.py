@@ -191,12 +191,13 @@ def reset_merchant(merchant_id: str) -> Response:
 
 
 @bp.post("/reset")
-@documented("Reset every merchant and the journal", response="reset")
+@documented("Reset every merchant, the journal and the fault rules", response="reset")
 def reset_all() -> Response:
-    """Forget every merchant and the request journal; configuration stays."""
+    """Forget every merchant, the request journal and the fault rules; configuration stays."""
     emu = emulator()
     emu.store.reset()
     emu.journal.clear()
+    emu.faults.clear(reseed=True)
     return jsonify(reset="all")
 
 

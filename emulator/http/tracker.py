@@ -6,9 +6,10 @@ from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, send_file
 
-from emulator.calls import JSON
+from emulator.calls import JSON, Call
 from emulator.http.common import authenticate, check, emulator, journaled, json_body
 from emulator.http.docs import documenter
+from emulator.http.injection import at_merchant
 from emulator.journal import Note
 
 bp = Blueprint("tracker", __name__)
@@ -22,9 +23,25 @@ def _begin(note: Note, schema: str) -> JSON:
     body = json_body(text_plain=True)
     if isinstance(body.get("merchant_id"), str):
         note.merchant_id = body["merchant_id"][:256]  # as sent, even if invalid; bounded
+    at_merchant(note)
     check(schema, body)
     authenticate(emulator().settings, body["merchant_id"], body["write_key"])
     return body
+
+
+def _apply(note: Note, body: JSON, call: Call) -> tuple[JSON | None, JSON | None, bool]:
+    """Apply one call once by its message_id; return (lead, event, whether it was a repeat)."""
+    store = emulator().store
+    call.message_id = body.get("message_id")
+    applied = store.apply(body["merchant_id"], [call])
+    if applied:
+        return applied[0][0], applied[0][1], False
+    note.skipped = [{"reason": "duplicate message_id", "message_id": call.message_id}]
+    return *store.repeat_of(body["merchant_id"], call), True
+
+
+def _answer(key: str, value: JSON | None, repeat: bool) -> Response:
+    return jsonify({key: value, "duplicate": True} if repeat else {key: value})
 
 
 @bp.post("/tracker/v1/identify")
@@ -33,11 +50,12 @@ def _begin(note: Note, schema: str) -> JSON:
 def identify(note: Note) -> Response:
     """Create or merge a lead."""
     body = _begin(note, "tracker-identify")
-    lead = emulator().store.identify(
-        body["merchant_id"], body["id"], body.get("attributes", {}), body.get("anonymous_id")
+    call = Call(
+        "identify", body["id"], body.get("anonymous_id"), attributes=body.get("attributes", {})
     )
+    lead, _, repeat = _apply(note, body, call)
     note.summary = f"identify {body['id']}"
-    return jsonify({"lead": lead})
+    return _answer("lead", lead, repeat)
 
 
 @bp.post("/tracker/v1/track")
@@ -46,15 +64,12 @@ def identify(note: Note) -> Response:
 def track(note: Note) -> Response:
     """Log a titled event on the session's lead."""
     body = _begin(note, "tracker-track")
-    event = emulator().store.track(
-        body["merchant_id"],
-        body["event"],
-        body.get("properties", {}),
-        body.get("anonymous_id"),
-        body.get("id"),
+    call = Call(
+        "track", body.get("id"), body.get("anonymous_id"), body["event"], body.get("properties", {})
     )
+    _, event, repeat = _apply(note, body, call)
     note.summary = f"track {body['event']!r}"
-    return jsonify({"event": event})
+    return _answer("event", event, repeat)
 
 
 @bp.post("/tracker/v1/page")
@@ -63,11 +78,10 @@ def track(note: Note) -> Response:
 def page(note: Note) -> Response:
     """Log a page view."""
     body = _begin(note, "tracker-page")
-    event = emulator().store.page(
-        body["merchant_id"], body.get("properties", {}), body.get("anonymous_id"), body.get("id")
-    )
+    call = Call("page", body.get("id"), body.get("anonymous_id"), None, body.get("properties", {}))
+    _, event, repeat = _apply(note, body, call)
     note.summary = "page"
-    return jsonify({"event": event})
+    return _answer("event", event, repeat)
 
 
 @bp.get("/connect.js")
