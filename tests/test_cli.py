@@ -138,6 +138,7 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
         "WISHPOND_EMULATOR_JOURNAL_MAX_BYTES": "100000",
         "WISHPOND_EMULATOR_JOURNAL_BODY_BYTES": "512",
         "WISHPOND_EMULATOR_SEGMENT_RESPONSES": "strict",
+        "WISHPOND_EMULATOR_SEED": "42",
     }
     assert {PLURAL_ENV.get(o.dest, o.env) for o in SERVE_OPTIONS} == set(env)
     settings = settings_from(_resolve(ns, SERVE_OPTIONS, env))
@@ -156,7 +157,7 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
     assert settings.threads == 3 and settings.quiet is True and settings.max_wait == 2.5
     assert settings.allowed_hosts == ("emulator.test", "ci.internal")
     assert (settings.journal_max_bytes, settings.journal_body_bytes) == (100_000, 512)
-    assert settings.segment_responses == "strict"
+    assert settings.segment_responses == "strict" and settings.seed == 42
     # Flags win over the environment.
     ns = parser.parse_args(
         ["serve", "--port", "99", "--merchant", "b:2", "--merchant", "c:3", "--source", "wk:b"]
