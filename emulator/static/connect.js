@@ -98,6 +98,7 @@
     if (!storage) return;
     try {
       storage.setItem(call.key, JSON.stringify({ name: call.name, path: call.path, body: call.body }));
+      call.kept = true;
     } catch (e) { /* full: this call waits in memory only */ }
   }
 
@@ -119,7 +120,7 @@
         var saved = null;
         try { saved = JSON.parse(storage.getItem(keys[j])); } catch (e) { /* not ours */ }
         if (saved && typeof saved.path === "string" && typeof saved.body === "string") {
-          calls.push({ key: keys[j], name: saved.name, path: saved.path, body: saved.body });
+          calls.push({ key: keys[j], name: saved.name, path: saved.path, body: saved.body, kept: true });
         } else {
           storage.removeItem(keys[j]);
         }
@@ -239,12 +240,14 @@
     return add(call);
   }
 
-  // A page going away cannot wait for the queue: hand the browser a copy of every call not on
-  // the wire. They stay stored, so the next page sends them again, and the emulator applies
-  // each message_id once.
+  // A page going away cannot wait for its turn: while the emulator answers, hand the browser a
+  // copy of every call not on the wire (copies may land out of order; each stays stored, and
+  // the emulator applies each message_id once). While calls are failing, stored ones wait for
+  // the next page, which sends them in order.
   window.addEventListener("pagehide", function () {
     for (var i = inFlight ? 1 : 0; i < queue.length; i++) {
       var call = queue[i], beaconed = false;
+      if (failing && call.kept) continue;
       try { beaconed = navigator.sendBeacon(origin + call.path, call.body); } catch (e) { /* */ }
       if (!beaconed) post(call, true).catch(function () {});
     }
