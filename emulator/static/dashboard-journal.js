@@ -7,6 +7,7 @@ import { call, recover, setLive } from './dashboard-api.js';
 // -- the request journal -------------------------------------------------------
 
 function outcome(entry) {
+  if (entry.fault_id) return 'faulted';
   if (entry.status >= 400) return 'rejected';
   if (entry.drops && entry.drops.length) return 'dropped';
   return entry.skipped && entry.skipped.length ? 'skipped' : 'accepted';
@@ -26,7 +27,11 @@ function dropNode(drop) {
 function reasonNodes(entry) {
   const kind = outcome(entry);
   const out = [el('span', { class: 'outcome o-' + kind, text: kind })];
-  if (kind === 'rejected' && entry.error) {
+  if (kind === 'faulted') {
+    // A fault rule answered in the emulator's place (POST /_emulator/faults).
+    out.push(el('span', { class: 'reason', text: 'by fault rule ' + entry.fault_id }));
+  }
+  if ((kind === 'rejected' || kind === 'faulted') && entry.error) {
     out.push(
       el(
         'span',
@@ -98,7 +103,10 @@ function journalRow(entry) {
       captureNode(entry),
     ),
     el('td', { class: 'mono', text: entry.merchant_id || '' }),
-    el('td', { class: 'num status s' + String(entry.status).charAt(0), text: entry.status }),
+    el('td', {
+      class: 'num status s' + String(entry.status).charAt(0),
+      text: entry.status || 'none', // 0: a fault closed the connection without an answer
+    }),
     el('td', null, el('div', { class: 'reasons' }, reasonNodes(entry))),
   );
 }
@@ -121,6 +129,7 @@ export function renderJournal(fresh) {
     ['rejected-count', 'rejected'],
     ['dropped-count', 'dropped'],
     ['skipped-count', 'skipped'],
+    ['faulted-count', 'faulted'],
   ]) {
     const n = count(kind);
     $(id).textContent = n + ' ' + kind;
