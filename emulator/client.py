@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.apierrors import TOKEN_ENV, URL_ENV, EmulatorAPIError, EmulatorUnreachable
-from emulator.client_faults import FaultRule
+from emulator.client_faults import FaultRule, add_fault
 from emulator.merchant import MerchantView
 
 JSON = dict[str, Any]
@@ -151,12 +151,7 @@ class EmulatorClient:
 
         For example match={"path": "/v1/batch"}, action={"status": 503}, times=2 (PRODUCT 4.6).
         """
-        body: JSON = {"match": dict(match or {}), "action": dict(action or {})}
-        if times is not None:
-            body["times"] = times
-        if probability is not None:
-            body["probability"] = probability
-        return FaultRule(self, self.request("POST", "/_emulator/faults", body)["fault"])
+        return add_fault(self, match, action, times, probability)
 
     def faults(self) -> list[JSON]:
         """Return every fault rule, oldest first, with its hits and remaining calls."""

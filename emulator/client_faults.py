@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -15,6 +16,22 @@ class Client(Protocol):
     """What a fault rule needs of the client that added it."""
 
     def request(self, method: str, path: str, body: Any = None) -> Any: ...
+
+
+def add_fault(
+    client: Client,
+    match: Mapping[str, Any] | None,
+    action: Mapping[str, Any] | None,
+    times: int | None,
+    probability: float | None,
+) -> FaultRule:
+    """Add a rule (POST /_emulator/faults) and return it."""
+    body: JSON = {"match": dict(match or {}), "action": dict(action or {})}
+    if times is not None:
+        body["times"] = times
+    if probability is not None:
+        body["probability"] = probability
+    return FaultRule(client, client.request("POST", "/_emulator/faults", body)["fault"])
 
 
 class FaultRule:

@@ -81,8 +81,9 @@ def test_contract_suite_against_a_served_emulator(
     assert skipped == may_skip
 
 
-# Codes only the command line gives (it prints them), and the handler of last resort.
-NOT_ON_THE_WIRE = {"invalid_setting", "invalid_import", "internal_error"}
+# Codes only the command line gives (it prints them), the handler of last resort, and what the
+# app answers a dropping fault with on a server other than its own (which sends nothing).
+NOT_ON_THE_WIRE = {"invalid_setting", "invalid_import", "internal_error", "connection_dropped"}
 
 
 def test_every_error_code_is_exercised_by_the_contract_suite() -> None:

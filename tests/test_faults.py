@@ -116,9 +116,7 @@ def test_probability_draws_once_and_faults_below_it() -> None:
     assert decide(half, TRACK, 0, lambda: 0.5)[0] is None
 
 
-def test_the_rate_limit_window_passes_100_then_answers_429_until_60s_after_its_first_call() -> (
-    None
-):
+def test_a_rate_limit_window_passes_100_then_429s_until_60s_after_its_first() -> None:
     window = None
     for n in range(RATE_LIMIT):
         window, retry_after = rate_limit(window, 1_000 + n)

@@ -26,15 +26,21 @@ ACTIONS = st.one_of(
     st.sampled_from(["before", "after"]).map(lambda d: {"drop": d}),
 )
 MATCHES = st.sampled_from(
-    [{}, {"surface": "tracker"}, {"surface": "segment"}, {"path": "/v1/batch"}]
-    + [{"merchant_id": MERCHANT}, {"path": "/tracker/v1/track", "method": "POST"}]
+    [
+        {},
+        {"surface": "tracker"},
+        {"surface": "segment"},
+        {"path": "/v1/batch"},
+        {"merchant_id": MERCHANT},
+        {"path": "/tracker/v1/track", "method": "POST"},
+    ]
 )
 RULES = st.fixed_dictionaries(
     {"match": MATCHES, "action": ACTIONS},
     optional={"times": st.integers(1, 3), "probability": st.sampled_from([0.3, 0.7])},
 )
 # A call: a tracker track (one message id) or a Segment batch of one to three messages.
-CALLS = st.lists(st.one_of(st.just(1).map(lambda n: ("tracker", n)), st.integers(1, 3).map(lambda n: ("segment", n))), min_size=1, max_size=8)  # fmt: skip
+CALL = st.one_of(st.just(("tracker", 1)), st.integers(1, 3).map(lambda n: ("segment", n)))
 
 
 def request(kind: str, ids: list[str]) -> tuple[str, dict[str, Any]]:
@@ -58,7 +64,12 @@ def send(client: Client, path: str, body: dict[str, Any], patience: int) -> bool
     return False
 
 
-@given(rules=st.lists(RULES, max_size=4), calls=CALLS, patience=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))  # fmt: skip
+@given(
+    rules=st.lists(RULES, max_size=4),
+    calls=st.lists(CALL, min_size=1, max_size=8),
+    patience=st.integers(1, 6),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_acknowledged_calls_land_exactly_once_and_in_order(
     rules: list[dict[str, Any]], calls: list[tuple[str, int]], patience: int, seed: int
 ) -> None:

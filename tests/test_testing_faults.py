@@ -84,6 +84,21 @@ def test_drop_after_applies_the_call_then_sends_nothing(
     with wishpond_emulator.fault(action={"drop": "after"}, times=1):
         assert raw_post(wishpond_emulator.url, "/tracker/v1/track", BODY) == b""
     assert [e["event"] for e in events(wishpond_emulator)] == ["Paid"]
-    with pytest.raises(requests.ConnectionError):
-        with wishpond_emulator.fault(action={"drop": "after"}, times=1):
-            requests.post(wishpond_emulator.url + "/tracker/v1/track", json=BODY, timeout=5)
+    with (
+        pytest.raises(requests.ConnectionError),
+        wishpond_emulator.fault(action={"drop": "after"}, times=1),
+    ):
+        requests.post(wishpond_emulator.url + "/tracker/v1/track", json=BODY, timeout=5)
+
+
+def test_a_merchants_rule_fails_only_its_calls(
+    wishpond_emulator: EmulatorClient, wishpond_merchant: Any
+) -> None:
+    url = wishpond_emulator.url + "/tracker/v1/track"
+    mine = {**BODY, "merchant_id": wishpond_merchant.id}
+    with wishpond_merchant.fault({"status": 503}, times=1) as rule:
+        assert rule.rule["match"] == {"merchant_id": wishpond_merchant.id}
+        assert requests.post(url, json=BODY, timeout=5).status_code == 200  # another merchant
+        assert requests.post(url, json=mine, timeout=5).status_code == 503
+        assert requests.post(url, json=mine, timeout=5).status_code == 200
+    assert rule.hits == 1

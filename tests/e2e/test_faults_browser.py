@@ -12,7 +12,7 @@ from tests.conftest import Served
 from tests.e2e.test_browser import admin, open_page, run, wait_loaded, warnings
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Page, Route
+    from playwright.sync_api import BrowserContext, Route
 
 pytestmark = pytest.mark.e2e
 QUEUED = "Object.keys(localStorage).filter((k) => k.startsWith('wishpond_queue:')).length"
@@ -159,8 +159,8 @@ def test_without_storage_calls_still_retry_in_memory(
     )
     merchant = "faults-no-storage"
     add_fault(emulator, match={"merchant_id": merchant}, action={"status": 502}, times=2)
-    page: Page
     page, _ = open_page(context, pages, "plain", emulator, merchant)
     wait_loaded(page)
-    run(page, "Wishpond.Tracker.track('One'), Wishpond.Tracker.track('Two'), Wishpond.Tracker.flush()")  # fmt: skip
+    run(page, "(Wishpond.Tracker.track('One'), Wishpond.Tracker.track('Two'))")
+    run(page, "Wishpond.Tracker.flush()")
     assert landed(emulator, merchant) == [("track", "One"), ("track", "Two")]

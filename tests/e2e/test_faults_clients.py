@@ -33,7 +33,9 @@ def add_faults(served: Served, merchant: str) -> list[str]:
     ids = []
     for action, times in FAULTS:
         rule = {"match": {"path": "/v1/batch", "merchant_id": merchant}, "action": action}
-        r = requests.post(f"{served.url}/_emulator/faults", json={**rule, "times": times}, timeout=10)
+        r = requests.post(
+            f"{served.url}/_emulator/faults", json={**rule, "times": times}, timeout=10
+        )
         assert r.status_code == 201, r.text
         ids.append(r.json()["fault"]["id"])
     return ids
