@@ -72,6 +72,11 @@ class FaultBook:
             self._changed()
             return removed
 
+    @property
+    def active(self) -> bool:
+        """Return whether there are rules at all (read without the lock, on every call)."""
+        return bool(self._rules)
+
     def pick(self, target: Target) -> Verdict | None:
         """Return what the rules do to one call: the first rule, oldest first, that faults it.
 
