@@ -58,6 +58,7 @@ def build(settings: Any = None) -> Flask:
     from emulator.http import computed as computed_http
     from emulator.http import engage as engage_http
     from emulator.http import faults as faults_http
+    from emulator.http import plans as plans_http
     from emulator.settings import Settings
     from emulator.state import Emulator
 
@@ -79,6 +80,7 @@ def build(settings: Any = None) -> Flask:
     app.register_blueprint(engage_http.bp)
     app.register_blueprint(meta.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(plans_http.bp)
     app.register_blueprint(clock_http.bp)
     app.register_blueprint(computed_http.bp)
     app.register_blueprint(faults_http.bp)

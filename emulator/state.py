@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from emulator.clock import Clock
 from emulator.faultbook import FaultBook
 from emulator.journal import Journal
+from emulator.planbook import PlanBook
 from emulator.scheduler import Scheduler
 from emulator.settings import Settings
 from emulator.store import Store
@@ -21,6 +22,7 @@ class Emulator:
     journal: Journal
     clock: Clock
     scheduler: Scheduler
+    plans: PlanBook
     faults: FaultBook
 
     @classmethod
@@ -29,8 +31,10 @@ class Emulator:
         clock = Clock()
         store = Store(settings.max_events, clock)
         journal = Journal(settings.journal_size, settings.journal_max_bytes, clock)
+        plans = PlanBook.from_settings(settings)
         faults = FaultBook(clock, settings.seed)
-        return cls(settings, store, journal, clock, Scheduler(store, clock), faults)
+        scheduler = Scheduler(store, clock, plans)
+        return cls(settings, store, journal, clock, scheduler, plans, faults)
 
     def close(self) -> None:
         """Release every long-poll, of the store and the journal: the server is stopping."""

@@ -187,6 +187,7 @@ def reset_merchant(merchant_id: str) -> Response:
     emu = emulator()
     emu.store.reset(merchant_id)
     emu.journal.forget(merchant_id)
+    emu.plans.forget(merchant_id)
     return jsonify(reset=merchant_id)
 
 
@@ -197,6 +198,7 @@ def reset_all() -> Response:
     emu = emulator()
     emu.store.reset()
     emu.journal.clear()
+    emu.plans.clear()
     emu.faults.clear(reseed=True)
     return jsonify(reset="all")
 
