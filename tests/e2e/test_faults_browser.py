@@ -18,7 +18,12 @@ pytestmark = pytest.mark.e2e
 QUEUED = "Object.keys(localStorage).filter((k) => k.startsWith('wishpond_queue:')).length"
 
 
-def add_fault(emulator: Served, **rule: Any) -> str:
+def add_fault(
+    emulator: Served, merchant: str, action: Any, path: str | None = None, times: int | None = None
+) -> str:
+    """Add a rule for one merchant's calls (on one path); return its id."""
+    rule = {"match": {"merchant_id": merchant, **({"path": path} if path else {})}}
+    rule.update(action=action, times=times)
     r = requests.post(f"{emulator.url}/_emulator/faults", json=rule, timeout=10)
     assert r.status_code == 201, r.text
     return r.json()["fault"]["id"]  # type: ignore[no-any-return]
@@ -40,12 +45,7 @@ def test_503s_are_retried_and_flush_waits_for_the_last_call(
     context: BrowserContext, pages: str, emulator: Served
 ) -> None:
     merchant = "faults-503"
-    rule = add_fault(
-        emulator,
-        match={"path": "/tracker/v1/track", "merchant_id": merchant},
-        action={"status": 503},
-        times=3,
-    )
+    rule = add_fault(emulator, merchant, {"status": 503}, "/tracker/v1/track", times=3)
     page, console = open_page(context, pages, "plain", emulator, merchant)
     wait_loaded(page)
     run(
@@ -74,18 +74,8 @@ def test_dropped_connections_are_retried_without_doubling_a_call(
     context: BrowserContext, pages: str, emulator: Served
 ) -> None:
     merchant = "faults-drop"
-    before = add_fault(
-        emulator,
-        match={"path": "/tracker/v1/track", "merchant_id": merchant},
-        action={"drop": "before"},
-        times=1,
-    )
-    after = add_fault(
-        emulator,
-        match={"path": "/tracker/v1/page", "merchant_id": merchant},
-        action={"drop": "after"},
-        times=1,
-    )
+    before = add_fault(emulator, merchant, {"drop": "before"}, "/tracker/v1/track", times=1)
+    after = add_fault(emulator, merchant, {"drop": "after"}, "/tracker/v1/page", times=1)
     aborted: list[str] = []
 
     def network_down_once(route: Route) -> None:
@@ -131,11 +121,8 @@ def test_a_reload_mid_queue_sends_every_call_once_in_order(
     context: BrowserContext, pages: str, emulator: Served
 ) -> None:
     merchant = "faults-reload"
-    rule = add_fault(
-        emulator,
-        match={"path": "/tracker/v1/track", "merchant_id": merchant},
-        action={"status": 503},  # until removed: an outage across the reload
-    )
+    # No times: an outage that lasts across the reload, until the test removes the rule.
+    rule = add_fault(emulator, merchant, {"status": 503}, "/tracker/v1/track")
     page, _ = open_page(context, pages, "plain", emulator, merchant)
     wait_loaded(page)
     page.evaluate("for (const t of ['R0', 'R1', 'R2']) Wishpond.Tracker.track(t); null")
@@ -158,7 +145,7 @@ def test_without_storage_calls_still_retry_in_memory(
         " throw new DOMException('storage is blocked', 'SecurityError'); }});"
     )
     merchant = "faults-no-storage"
-    add_fault(emulator, match={"merchant_id": merchant}, action={"status": 502}, times=2)
+    add_fault(emulator, merchant, {"status": 502}, times=2)
     page, _ = open_page(context, pages, "plain", emulator, merchant)
     wait_loaded(page)
     run(page, "(Wishpond.Tracker.track('One'), Wishpond.Tracker.track('Two'))")
