@@ -3,6 +3,7 @@ call lands once and in order, and flush() resolves only once the last has landed
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -68,6 +69,23 @@ def test_503s_are_retried_and_flush_waits_for_the_last_call(
     [warning] = warnings(console)  # one for the outage, none per retry
     assert "HTTP 503 to track; retrying until it lands" in warning
     assert page.evaluate(QUEUED) == 0
+
+
+def test_a_429_is_retried_after_its_retry_after(
+    context: BrowserContext, pages: str, emulator: Served
+) -> None:
+    merchant = "faults-429"
+    action = {"status": 429, "headers": {"Retry-After": "1"}, "body": {"error": "Slow down"}}
+    rule = add_fault(emulator, merchant, action, "/tracker/v1/identify", times=1)
+    page, _ = open_page(context, pages, "plain", emulator, merchant)
+    wait_loaded(page)
+    run(page, "Wishpond.Tracker.identify('lead-429').then(() => Wishpond.Tracker.flush())")
+    assert landed(emulator, merchant) == [("identify", None)]
+    limited, retried = entries(emulator, merchant)
+    assert (limited["status"], limited["fault_id"], retried["status"]) == (429, rule, 200)
+    # The backoff alone would have retried after about 0.25 s: the page read Retry-After.
+    waited = datetime.fromisoformat(retried["at"]) - datetime.fromisoformat(limited["at"])
+    assert waited.total_seconds() >= 0.99, waited
 
 
 def test_dropped_connections_are_retried_without_doubling_a_call(
