@@ -62,6 +62,9 @@ SERVE_OPTIONS = (
         "--segment-responses",
         "faithful (default): /v1 drops bad messages alone, as Segment; strict: 400 for any",
     ),
+    Option("--data-file", "SQLite file that keeps the state across restarts and crashes"),
+    Option("--data-sync", "normal (default): survives a crash; full: survives power loss too"),
+    Option("--import-mode", "replace or merge: what --import does to a data file holding data"),
 )
 READY_OPTIONS = (
     Option("--url", "emulator URL (default from --host/--port)"),
@@ -138,6 +141,9 @@ def settings_from(values: dict[str, Any]) -> Settings:
         "max_wait",
         "quiet",
         "segment_responses",
+        "data_file",
+        "data_sync",
+        "import_mode",
     ):
         if key in values:
             kwargs[key] = values[key]
@@ -177,7 +183,7 @@ def serve(settings: Settings) -> int:
     if settings.import_path:
         gc.disable()  # millions of new objects, none of them garbage: don't scan them mid-load
         try:
-            emu.store.load(load_state_file(settings.import_path))
+            emu.store.load(load_state_file(settings.import_path), replace=_replaces(settings, emu))
         finally:
             gc.enable()
     # What exists now lives until exit; keep it out of every later collection.
@@ -198,7 +204,20 @@ def serve(settings: Settings) -> int:
     server.drain()
     if settings.export_on_exit:
         write_atomically(settings.export_on_exit, emu.store.export())
+    emu.store.close_data_file()
     return 0
+
+
+def _replaces(settings: Settings, emu: Any) -> bool:
+    """Return whether --import replaces the state; refuse to guess over a data file's data."""
+    if settings.import_mode is None and settings.data_file and emu.store.merchants():
+        raise EmulatorError(
+            "invalid_setting",
+            f"--data-file {settings.data_file} holds data already, so say what --import "
+            f"{settings.import_path} does with it: --import-mode replace (the import replaces "
+            "it) or --import-mode merge (the import replaces only the merchants it names).",
+        )
+    return settings.import_mode != "merge"
 
 
 def ready(values: dict[str, Any]) -> int:

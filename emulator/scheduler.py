@@ -136,6 +136,7 @@ class Scheduler:
                     field=field,
                 )
             self.clock.move_to(target_ms)
+            self.store.note_clock()
             try:
                 syncs = self._run_due(target_ms, strict=True)
             except EmulatorError as exc:

@@ -10,6 +10,8 @@ from emulator.errors import EmulatorError
 ID_PATTERN = r"^[A-Za-z0-9._~-]{1,128}$"
 _ID = re.compile(ID_PATTERN)
 SEGMENT_RESPONSES = ("faithful", "strict")
+DATA_SYNC = ("normal", "full")
+IMPORT_MODES = ("replace", "merge")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,12 @@ class Settings:
     # How /v1 answers invalid messages: faithful drops them alone, as Segment does; strict
     # rejects the whole request.
     segment_responses: str = "faithful"
+    # A SQLite file holding the state durably; None keeps it in memory only.
+    data_file: str | None = None
+    # normal survives a crash of the process; full survives losing power too.
+    data_sync: str = "normal"
+    # What --import does to a data file that holds data already: replace or merge.
+    import_mode: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_events", "journal_size", "max_body_bytes", "threads"):
@@ -49,6 +57,20 @@ class Settings:
             raise EmulatorError(
                 "invalid_setting",
                 f"--segment-responses must be faithful or strict, got {self.segment_responses!r}.",
+            )
+        if self.data_sync not in DATA_SYNC:
+            raise EmulatorError(
+                "invalid_setting",
+                f"--data-sync must be normal or full, got {self.data_sync!r}.",
+            )
+        if self.import_mode is not None and self.import_mode not in IMPORT_MODES:
+            raise EmulatorError(
+                "invalid_setting",
+                f"--import-mode must be replace or merge, got {self.import_mode!r}.",
+            )
+        if self.import_mode is not None and not self.import_path:
+            raise EmulatorError(
+                "invalid_setting", "--import-mode says what --import does; add --import FILE."
             )
         for merchant_id in [*self.merchants, *self.sources.values()]:
             if not valid_id(merchant_id):

@@ -17,16 +17,21 @@ from emulator.errors import EmulatorError
 from emulator.model import MESSAGE_ID_WINDOW, Event, Lead, Merchant, Visitor
 
 
+def lead_form(lead: Lead) -> JSON:
+    """Return a lead's state-file form."""
+    return {**lead.to_json(), "audience_history": list(lead.audience_history)}
+
+
+def visitor_form(visitor: Visitor) -> JSON:
+    """Return a visitor's state-file form."""
+    return {"anonymous_id": visitor.anonymous_id, "lead_id": visitor.lead_id}
+
+
 def dump(m: Merchant) -> JSON:
     """Return a merchant's state-file form."""
     out: JSON = {
-        "leads": [
-            {**lead.to_json(), "audience_history": list(lead.audience_history)}
-            for lead in m.leads.values()
-        ],
-        "visitors": [
-            {"anonymous_id": v.anonymous_id, "lead_id": v.lead_id} for v in m.visitors.values()
-        ],
+        "leads": [lead_form(lead) for lead in m.leads.values()],
+        "visitors": [visitor_form(v) for v in m.visitors.values()],
         "events": [e.to_json() for e in m.events],
         "message_ids": list(m.message_ids),
     }

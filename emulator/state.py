@@ -1,4 +1,4 @@
-"""What one app holds: its settings, store, request journal, clock and Engage's scheduler."""
+"""What one app holds: settings, store (and its data file), journal, clock, Engage's scheduler."""
 
 from __future__ import annotations
 
@@ -26,5 +26,9 @@ class Emulator:
         """Make fresh, empty state for one app, its clock at real time."""
         clock = Clock()
         store = Store(settings.max_events, clock)
+        if settings.data_file:
+            from emulator import datafile  # sqlite3 only when a data file is asked for
+
+            datafile.open_into(store, settings.data_file, settings.data_sync)
         journal = Journal(settings.journal_size, clock)
         return cls(settings, store, journal, clock, Scheduler(store, clock))

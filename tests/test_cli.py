@@ -135,6 +135,9 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
         "WISHPOND_EMULATOR_QUIET": "true",
         "WISHPOND_EMULATOR_MAX_WAIT": "2.5",
         "WISHPOND_EMULATOR_SEGMENT_RESPONSES": "strict",
+        "WISHPOND_EMULATOR_DATA_FILE": "state.db",
+        "WISHPOND_EMULATOR_DATA_SYNC": "full",
+        "WISHPOND_EMULATOR_IMPORT_MODE": "merge",
     }
     assert {PLURAL_ENV.get(o.dest, o.env) for o in SERVE_OPTIONS} == set(env)
     settings = settings_from(_resolve(ns, SERVE_OPTIONS, env))
@@ -152,6 +155,11 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
     )
     assert settings.threads == 3 and settings.quiet is True and settings.max_wait == 2.5
     assert settings.segment_responses == "strict"
+    assert (settings.data_file, settings.data_sync, settings.import_mode) == (
+        "state.db",
+        "full",
+        "merge",
+    )
     # Flags win over the environment.
     ns = parser.parse_args(
         ["serve", "--port", "99", "--merchant", "b:2", "--merchant", "c:3", "--source", "wk:b"]

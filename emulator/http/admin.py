@@ -66,6 +66,7 @@ def health() -> Response:
         segment_responses=emu.settings.segment_responses,
         total_events=emu.store.total_events,
         max_events=emu.store.max_events,
+        durable=emu.store.durable,
     )
 
 

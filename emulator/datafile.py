@@ -1,0 +1,283 @@
+"""The data file (--data-file): the state in SQLite, committed before each answer, read at start.
+
+The in-memory store stays the query engine; this is its durable record. The store hands each
+write's changes to `DataFile.write` under its lock; `flush` then commits, outside the lock,
+every change written so far in one transaction (a group commit: whoever flushes first writes
+for the writers queued behind it), so a call is answered only once it is in the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import contract
+from emulator.calls import JSON
+from emulator.changes import Change, Sink
+from emulator.datafile_rows import SCHEMA, SCHEMA_VERSION, Damaged, Op, Rows, read
+from emulator.errors import EmulatorError
+
+if TYPE_CHECKING:
+    from emulator.store import Store
+
+# --data-sync: normal survives a crash of the process (WAL, synced at checkpoints), full
+# survives losing power too (the WAL synced at every commit).
+SYNC_MODES = {"normal": "NORMAL", "full": "FULL"}
+_HEADER = b"SQLite format 3\x00"
+_START_EMPTY = "or move it away to start with an empty state"
+
+
+def _refuse(path: str, problem: str, fix: str) -> EmulatorError:
+    return EmulatorError("invalid_data_file", f"--data-file {path} {problem}; {fix}.")
+
+
+class DataFile(Sink):
+    """A data file this process holds: it records the store's changes and commits them."""
+
+    recording = True
+
+    def __init__(self, conn: sqlite3.Connection, path: str, sync: str, rows: Rows) -> None:
+        self.path = path
+        self.sync = sync
+        self._conn = conn
+        self._rows = rows
+        self._documents: dict[str, Any] = {}
+        self._pending: list[Op] = []
+        self._written = 0  # changes written, in the store's order
+        self._done = 0  # changes committed
+        self._leading = False  # whether a thread is committing now
+        self._failed: str | None = None
+        self._closed = False
+        self._cond = threading.Condition()
+        self._local = threading.local()  # .ticket: the last change this thread wrote
+
+    def describe(self) -> JSON | None:
+        """Return health's durable field: the file's path and sync mode."""
+        return {"path": self.path, "sync": self.sync}
+
+    def documents(self) -> dict[str, Any]:
+        """Return the documents the file held when it was opened."""
+        return dict(self._documents)
+
+    def check(self) -> None:
+        """Refuse writes once a commit failed or the file closed: memory would run ahead."""
+        if self._failed is not None:
+            raise EmulatorError(
+                "data_file_failed",
+                f"The data file {self.path} could not be written ({self._failed}), so the "
+                "emulator takes no more writes; every call answered before is in the file. "
+                "Free the disk or fix the file's permissions, then restart the emulator.",
+                507,
+            )
+        if self._closed:
+            raise EmulatorError(
+                "data_file_failed",
+                f"The data file {self.path} is closed: the emulator is stopping. Send the call "
+                "again once it runs.",
+                503,
+            )
+
+    def write(self, change: Change) -> None:
+        """Queue the SQL of a change (the store's lock is held, so changes keep their order)."""
+        ops = self._rows.ops(change)
+        with self._cond:
+            self._pending += ops
+            self._written += 1
+            self._local.ticket = self._written
+
+    def flush(self) -> None:
+        """Return once this thread's changes are committed; raise if their commit failed."""
+        ticket = getattr(self._local, "ticket", 0)
+        if ticket <= self._done:
+            return
+        with self._cond:
+            while self._done < ticket and self._failed is None:
+                if self._leading:
+                    self._cond.wait()
+                    continue
+                self._leading = True
+                batch, self._pending, upto = self._pending, [], self._written
+                self._cond.release()
+                try:
+                    failure = self._commit(batch)
+                finally:
+                    self._cond.acquire()
+                    self._leading = False
+                    self._cond.notify_all()
+                if failure is None:
+                    self._done = upto
+                else:
+                    self._failed = failure
+            if self._done < ticket:
+                self.check()
+
+    def _commit(self, batch: list[Op]) -> str | None:
+        """Run a batch of SQL in one transaction; return why it failed, or None."""
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            for sql, params in batch:
+                self._conn.executemany(sql, params)
+            self._conn.execute("COMMIT")
+        except Exception as exc:  # whatever it was, these changes are not in the file
+            with contextlib.suppress(Exception):
+                self._conn.execute("ROLLBACK")
+            return str(exc) or type(exc).__name__
+        return None
+
+    def close(self) -> None:
+        """Commit anything queued, then close the file (a clean close folds the WAL in)."""
+        with self._cond:
+            while self._leading:
+                self._cond.wait()
+            self._closed = True
+            batch, self._pending = self._pending, []
+        if batch and self._failed is None:
+            self._commit(batch)
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+
+def _check_kind(target: Path, path: str) -> None:
+    """Refuse a directory, or a file that does not begin as a SQLite database does."""
+    if target.is_dir():
+        raise _refuse(path, "is a directory", "name a file in it")
+    try:
+        with target.open("rb") as fh:
+            head = fh.read(len(_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _refuse(path, f"cannot be read ({exc.strerror})", "check its permissions") from None
+    if head and head != _HEADER:
+        raise _refuse(
+            path,
+            "is not a SQLite database (nor an emulator's data file)",
+            f"name a new file, {_START_EMPTY}",
+        )
+
+
+def _connect(target: Path, path: str) -> sqlite3.Connection:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # No busy timeout: a file another process holds is refused at once.
+        return sqlite3.connect(target, timeout=0, isolation_level=None, check_same_thread=False)
+    except (OSError, sqlite3.Error) as exc:
+        raise _refuse(
+            path, f"cannot be opened ({exc})", "choose a file in a directory the emulator may write"
+        ) from None
+
+
+def _take(conn: sqlite3.Connection, path: str, sync: str) -> None:
+    """Hold the file for this process's life (an exclusive lock kept), in WAL mode."""
+    try:
+        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+        # The first write transaction takes the lock, and EXCLUSIVE mode never gives it back.
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute("COMMIT")
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        conn.execute(f"PRAGMA synchronous={SYNC_MODES[sync]}")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise _refuse(
+                path,
+                "is in use by another process (another emulator holds it)",
+                "stop that process, or give this one another --data-file",
+            ) from None
+        raise _damaged(path, exc) from None
+    except sqlite3.DatabaseError as exc:
+        raise _damaged(path, exc) from None
+    if str(mode).lower() != "wal":
+        raise _refuse(path, f"cannot be used in WAL mode (it stays {mode})", "name another file")
+
+
+def _damaged(path: str, detail: Any) -> EmulatorError:
+    text = str(detail)
+    if "not a database" in text:
+        return _refuse(
+            path,
+            "is not a SQLite database (nor an emulator's data file)",
+            f"name a new file, {_START_EMPTY}",
+        )
+    return _refuse(path, f"is damaged ({text[:120]})", f"restore it from a copy, {_START_EMPTY}")
+
+
+def _schema(conn: sqlite3.Connection, path: str) -> None:
+    """Create the schema in a new file; refuse a newer one, or a database of something else."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables:
+        for statement in SCHEMA:
+            conn.execute(statement)
+        return
+    if "schema_version" not in tables:
+        raise _refuse(
+            path,
+            "is a SQLite database but not an emulator's data file (it has no schema_version table)",
+            "name a new file for the emulator's state",
+        )
+    found = conn.execute("SELECT version FROM schema_version").fetchall()
+    version = found[0][0] if len(found) == 1 else None
+    if type(version) is not int or version < 1:
+        raise _damaged(path, f"schema_version holds {found!r}, not one version number")
+    if version > SCHEMA_VERSION:
+        raise _refuse(
+            path,
+            f"was written by a newer wishpond-emulator (data file schema {version}; this one "
+            f"reads schema {SCHEMA_VERSION})",
+            "upgrade wishpond-emulator, or give this one another --data-file",
+        )
+
+
+def admit(doc: JSON) -> JSON:
+    """Check the state the file holds by the rule every way state comes in shares."""
+    contract.validate("state", doc)
+    return doc
+
+
+def open_into(store: Store, path: str, sync: str = "normal") -> DataFile:
+    """Open (or create) a data file, hold it, load its state into store, and attach it.
+
+    Whatever is wrong with the file is refused whole, before the store holds any of it.
+    """
+    target = Path(path).absolute()
+    _check_kind(target, path)
+    conn = _connect(target, path)
+    collecting = gc.isenabled()
+    gc.disable()  # many objects, none of them garbage: don't scan them mid-load
+    try:
+        _take(conn, path, sync)
+        try:
+            conn.execute("BEGIN")
+            problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if problem != "ok":
+                raise _damaged(path, problem)
+            _schema(conn, path)
+            doc, documents, numbers, held = read(lambda sql: conn.execute(sql))
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(path, exc) from None
+        except Damaged as exc:
+            raise _damaged(path, exc) from None
+        try:
+            store.load(admit(doc))
+        except (EmulatorError, contract.ContractError) as exc:
+            detail = exc.message if isinstance(exc, EmulatorError) else str(exc)
+            raise _refuse(
+                path,
+                f"holds state that does not load: {detail}",
+                f"restore it from a copy, {_START_EMPTY}",
+            ) from None
+        data = DataFile(conn, os.fspath(target), sync, Rows(numbers, held))
+        data._documents = documents
+    except BaseException:
+        conn.close()
+        raise
+    finally:
+        if collecting:
+            gc.enable()
+    store.attach(data)
+    return data
