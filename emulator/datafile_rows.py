@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from sys import intern
 from typing import Any
 
 from emulator import snapshot
@@ -179,6 +180,22 @@ def _object(text: Any, where: str) -> JSON:
     return value
 
 
+def _shared(event: JSON) -> JSON:
+    """Share the strings events repeat, as the store does for calls: one copy, not one each.
+
+    Each row decodes on its own, so nothing else shares its keys and names.
+    """
+    for key in ("properties", "attributes"):
+        value = event.get(key)
+        if type(value) is dict:
+            event[key] = {intern(k): v for k, v in value.items()}
+    for key in ("type", "event", "source"):
+        value = event.get(key)
+        if type(value) is str:
+            event[key] = intern(value)
+    return event
+
+
 def _document(text: Any, name: str) -> Any:
     try:
         return _decode(text)
@@ -261,4 +278,4 @@ def _events(rows: Iterable[Any], found: _Merchants) -> None:
         event = _object(text, found.where("events", m, seq))
         event["seq"] = seq
         event["lead_id"] = lead_id
-        events.append(event)
+        events.append(_shared(event))
