@@ -166,12 +166,16 @@ def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]
     )  # fmt: skip
 
 
+def identify(served: Served, merchant: str, lead_id: str) -> None:
+    body = {"merchant_id": merchant, "write_key": "k", "id": lead_id}
+    assert requests.post(f"{served.url}/tracker/v1/identify", json=body, timeout=5).ok
+
+
 def test_a_file_another_emulator_holds_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "state.db"
     first = start(data)
     try:
-        requests.post(f"{first.url}/tracker/v1/identify",
-                      json={"merchant_id": MERCHANT, "write_key": "k", "id": "u1"}, timeout=5)  # fmt: skip
+        identify(first, MERCHANT, "u1")
         second = run_cli("--data-file", str(data))
         assert second.returncode == 2
         [line] = second.stderr.splitlines()
@@ -195,8 +199,7 @@ def merchants(served: Served) -> list[str]:
 def test_import_into_a_file_with_data_needs_a_mode(tmp_path: Path) -> None:
     data, demo = tmp_path / "state.db", str(ROOT / "fixtures" / "demo.json")
     first = start(data)
-    requests.post(f"{first.url}/tracker/v1/identify",
-                  json={"merchant_id": "mine", "write_key": "k", "id": "u1"}, timeout=5)  # fmt: skip
+    identify(first, "mine", "u1")
     assert first.stop() == 0
     refused = run_cli("--data-file", str(data), "--import", demo)
     assert refused.returncode == 2
