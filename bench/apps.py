@@ -75,11 +75,12 @@ def command(app: str, server: str, port: int) -> list[str]:
     raise ValueError(f"unknown server {server!r}; choose one of {', '.join(SERVERS)}")
 
 
-def _serve_product(app: Flask, port: int) -> None:
+def serve_product(app: Flask, port: int, threads: int = THREADS, park: bool = True) -> None:
+    """Serve app on the emulator's own server class until SIGTERM."""
     from emulator.server import Server
     from emulator.settings import Settings
 
-    server = Server(app, Settings(port=port, threads=THREADS, quiet=True))
+    server = Server(app, Settings(port=port, threads=threads, quiet=True), park=park)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -88,6 +89,9 @@ def _serve_product(app: Flask, port: int) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     server.run_until(stop)
+    emulator_state = app.extensions.get("wishpond_emulator")
+    if emulator_state is not None:
+        emulator_state.close()  # release long-polls, as `serve` does
     server.drain()
 
 
@@ -114,7 +118,7 @@ def main() -> None:
         payloads.fill(app.extensions["wishpond_emulator"].store, args.fill, batch=1000)
     port = args.port or free_port()
     if args.server == "product":
-        _serve_product(app, port)
+        serve_product(app, port)
     else:
         _serve_waitress(app, port)
 

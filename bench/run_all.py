@@ -21,6 +21,8 @@ SCRIPTS = {
     "memory": [],
     "queries": [],
     "wiremock": [],
+    "longpoll": [],
+    "journal_memory": [],
 }
 
 
@@ -90,6 +92,37 @@ def report(results: dict[str, dict[str, Any]]) -> str:
         out.append(f"### Versus WireMock ({r['jar']}, start {r['wiremock_start_s']} s)")
         out.append(_table(list(r["ratios"][0]), [list(x.values()) for x in r["ratios"]]))
         out.append("RSS MB after the run: " + json.dumps(r["rss_mb"]))
+    if "longpoll" in results:
+        out.append("### Writes and long-polls (ms; one keep-alive connection writes in turn)")
+        rows = []
+        for x in results["longpoll"]["rows"]:
+            for what in (
+                "writes_alone",
+                "writes_with_polls_parked",
+                "release_all_at_once",
+                "release_one_by_one",
+                "writes_with_500_idle_connections",
+            ):
+                f = x[what]
+                rows.append(
+                    [
+                        x["arrangement"],
+                        x["workers"],
+                        what,
+                        f["p50_ms"],
+                        f["p99_ms"],
+                        f["max_ms"],
+                        f.get("timed_out", ""),
+                        f.get("released", ""),
+                        f.get("saw_the_event", ""),
+                    ]
+                )
+        out.append(_table(["arrangement", "workers", "measure", "p50", "p99", "max",
+                           "timed out", "released", "with the event"], rows))  # fmt: skip
+    if "journal_memory" in results:
+        out.append("### Journal memory per entry")
+        rows = results["journal_memory"]["rows"]
+        out.append(_table(list(rows[0]), [list(x.values()) for x in rows]))
     for name, r in results.items():
         out.append(f"{name}: load {r['machine']['loadavg']} at {r['machine']['utc']}")
     return "\n\n".join(out)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -65,6 +68,29 @@ class Api:
         except ValueError:
             body = None
         return Reply(status, {k.lower(): v for k, v in hdrs.items()}, body, raw, path)
+
+    def raw(self, request: bytes, timeout: float = 10) -> Reply:
+        """Send request bytes as they are on a new connection; return the parsed reply."""
+        parts = urllib.parse.urlsplit(self.base)
+        with socket.create_connection((parts.hostname, parts.port or 80), timeout) as sock:
+            with contextlib.suppress(OSError):  # a server may answer and close mid-send
+                sock.sendall(request)
+            data = b""
+            with contextlib.suppress(OSError):
+                while chunk := sock.recv(65536):
+                    data += chunk
+        head, _, raw = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1]) if lines[0].startswith("HTTP/") else 0
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])
+        }
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        target = request.split(b" ", 2)[1].decode("latin-1") if request.count(b" ") > 1 else ""
+        return Reply(status, headers, body, raw, urllib.parse.urlsplit(target).path)
 
     def ok(self, method: str, path: str, json_body: Any = None, schema: str | None = None) -> Any:
         """Send a request that must succeed, validating the answer against a schema."""

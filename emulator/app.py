@@ -51,7 +51,7 @@ class JSONProvider(DefaultJSONProvider):
 def build(settings: Any = None) -> Flask:
     """Build one isolated emulator app with its own store."""
     from emulator import errors
-    from emulator.http import admin, dashboard, meta, segment, tracker
+    from emulator.http import admin, common, dashboard, guard, meta, segment, tracker
     from emulator.http import clock as clock_http
     from emulator.http import computed as computed_http
     from emulator.http import engage as engage_http
@@ -60,10 +60,16 @@ def build(settings: Any = None) -> Flask:
 
     settings = settings or Settings()
     app = Flask(__name__, static_folder=None)  # each surface serves its own files
+    # No redirect to a merged path (a 308 with an HTML body and a Host-built Location): a
+    # path with '//' is simply not a route.
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json = JSONProvider(app)
     app.extensions["wishpond_emulator"] = Emulator.build(settings)
     errors.register(app, FLAT_ERROR_PREFIXES)
+    guard.install(app, settings)
+    app.before_request(common.no_empty_segments)
+    app.before_request(common.known_query_only)
     app.register_blueprint(tracker.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(segment.bp)

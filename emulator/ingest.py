@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import contract
-from emulator import destination, engage, forwarding
+from emulator import destination, engage, forwarding, limits
 from emulator.calls import JSON, Call
 from emulator.errors import EmulatorError
 
@@ -197,12 +197,27 @@ def plan(
         marker = engage.personas(message)
         mapped = _call(message, marker, now, sent_at)
         assert isinstance(mapped, Call)  # the forwarding rules leave the destination no skip
+        problem = _id_problem(mapped)
+        if problem is not None:
+            out._invalid(index, message, *problem)
+            continue
         out.entries.append(mapped)
         out.indexes.append(index)
         note = None if mapped.audiences else engage.ignored_toggle(message, marker)
         if note is not None:
             out.skipped.append({"index": index, "type": "identify", "reason": note})
     return out
+
+
+def _id_problem(call: Call) -> tuple[str, str] | None:
+    """Return (field, problem) for an id that is unusable once made a string, or None."""
+    for field_name, value in (("userId", call.lead_id), ("anonymousId", call.anonymous_id)):
+        if value is not None:
+            problem = limits.id_problem(value, field_name)
+            # Any anonymous id a URL never names is fine; a lead id must be named in paths.
+            if problem is not None and (field_name == "userId" or len(value) > limits.MAX_ID):
+                return field_name, problem
+    return None
 
 
 def batch_messages(body: Mapping[str, Any]) -> list[Any]:
@@ -215,9 +230,10 @@ def batch_messages(body: Mapping[str, Any]) -> list[Any]:
         if isinstance(m, dict):
             m = dict(m)
             for key, value in shared.items():
-                own = m.get(key) or {}
-                if isinstance(own, dict) and isinstance(value, dict):
-                    m[key] = {**value, **own}
-                # anything else is left for the message schema to report
+                own = m.get(key)
+                # Only an object, or none at all, merges; anything else (a [] or 0 included)
+                # is left for the message schema to report.
+                if (own is None or isinstance(own, dict)) and isinstance(value, dict):
+                    m[key] = {**value, **(own or {})}
         out.append(m)
     return out

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
 from emulator.errors import EmulatorError
 
-ID_PATTERN = r"^[A-Za-z0-9._~-]{1,128}$"
+# "." and ".." would be removed from any URL path that names them, so they are never ids.
+ID_PATTERN = r"^(?!\.{1,2}$)[A-Za-z0-9._~-]{1,128}$"
 _ID = re.compile(ID_PATTERN)
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$"
+)
 SEGMENT_RESPONSES = ("faithful", "strict")
 DATA_SYNC = ("normal", "full")
 IMPORT_MODES = ("replace", "merge")
@@ -30,11 +35,15 @@ class Settings:
     admin_token: str | None = None
     import_path: str | None = None
     export_on_exit: str | None = None
-    # Each long-poll holds a worker while it waits; leave plenty for the writes it waits for.
+    # Worker threads for everything but long-polls, which park on threads of their own.
     threads: int = 32
     # Longest long-poll a client may ask for, in seconds.
     max_wait: float = 60.0
     quiet: bool = False
+    # Host names the admin API and dashboard answer besides loopback ones; "*" allows any.
+    allowed_hosts: tuple[str, ...] = ()
+    journal_max_bytes: int = 64 * 1024 * 1024
+    journal_body_bytes: int = 16 * 1024
     # How /v1 answers invalid messages: faithful drops them alone, as Segment does; strict
     # rejects the whole request.
     segment_responses: str = "faithful"
@@ -46,13 +55,48 @@ class Settings:
     import_mode: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_events", "journal_size", "max_body_bytes", "threads"):
+        for name in (
+            "max_events",
+            "journal_size",
+            "max_body_bytes",
+            "threads",
+            "journal_max_bytes",
+        ):
             if getattr(self, name) < 1:
                 raise EmulatorError("invalid_setting", f"{_flag(name)} must be at least 1.")
+        if self.journal_body_bytes < 0:
+            raise EmulatorError(
+                "invalid_setting", "--journal-body-bytes must be 0 (keep no body) or more."
+            )
         if self.max_wait < 0:
             raise EmulatorError(
                 "invalid_setting", f"{_flag('max_wait')} must be 0 or more seconds."
             )
+        if not 0 <= self.port <= 65535:
+            raise EmulatorError(
+                "invalid_setting",
+                f"--port {self.port} is out of range; use a port from 1 to 65535 (0 picks a "
+                "free one).",
+            )
+        if not valid_host(self.host):
+            raise EmulatorError(
+                "invalid_setting",
+                f"--host {self.host!r} is not an IP address or host name; use 127.0.0.1 (this "
+                "machine only) or 0.0.0.0 (every interface).",
+            )
+        if self.admin_token is not None and not self.admin_token.strip():
+            raise EmulatorError(
+                "invalid_setting",
+                "--admin-token is empty, which would leave the admin API open; give a token, "
+                "or leave the option out.",
+            )
+        for name in self.allowed_hosts:
+            if name != "*" and not valid_host(name.strip("[]")):
+                raise EmulatorError(
+                    "invalid_setting",
+                    f"--allowed-host {name!r} is not a host name; give a name like "
+                    "emulator.test (no scheme, port or path), or * for any.",
+                )
         if self.segment_responses not in SEGMENT_RESPONSES:
             raise EmulatorError(
                 "invalid_setting",
@@ -97,24 +141,37 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def parse_pairs(values: list[str] | tuple[str, ...], what: str) -> dict[str, str]:
+def split_list(values: list[str] | tuple[str, ...]) -> list[str]:
+    """Return the items of repeated, possibly comma-separated values, blanks left out."""
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def parse_pairs(
+    values: list[str] | tuple[str, ...], what: str, form: str = "ID:KEY", example: str = "m1:abc123"
+) -> dict[str, str]:
     """Parse 'A:B' items (each possibly comma-separated) into a dict."""
     out: dict[str, str] = {}
-    for value in values:
-        for item in value.split(","):
-            item = item.strip()
-            if not item:
-                continue
-            left, sep, right = item.partition(":")
-            if not sep or not left or not right:
-                raise EmulatorError(
-                    "invalid_setting",
-                    f"{what} expects ID:KEY pairs like 'm1:abc123', got {item!r}.",
-                )
-            out[left] = right
+    for item in split_list(values):
+        left, sep, right = item.partition(":")
+        if not sep or not left or not right:
+            raise EmulatorError(
+                "invalid_setting", f"{what} expects {form} pairs like {example!r}, got {item!r}."
+            )
+        out[left] = right
     return out
 
 
 def valid_id(value: str) -> bool:
     """Return whether a merchant or lead-path id is usable in URLs."""
     return bool(_ID.fullmatch(value))
+
+
+def valid_host(value: str) -> bool:
+    """Return whether value is an IP address or a well-formed host name."""
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        pass
+    # All digits and dots is an IPv4 address or nothing: 999.1.1.1 is no name.
+    return not re.fullmatch(r"[0-9.]+", value) and bool(_HOST_NAME.fullmatch(value))

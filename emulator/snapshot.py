@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import contract
-from emulator import computed
+from emulator import computed, limits
 from emulator.calls import JSON
 from emulator.clock import utc_now
 from emulator.errors import EmulatorError
@@ -108,27 +110,105 @@ def build(merchant_id: str, body: Mapping[str, Any], now: str | None = None) -> 
     return m
 
 
-def load_state_file(path: str) -> dict[str, Any]:
-    """Read and validate a state file, raising a clear error."""
+def admit(doc: Any) -> dict[str, Any]:
+    """Check a decoded state document by the rule every way in shares, or raise a 400.
+
+    Nesting within STATE_DEPTH, the state schema, and lead ids a URL can name: whatever passes
+    can be stored, served and exported again.
+    """
+    if not limits.depth_ok(doc, limits.STATE_DEPTH):
+        raise EmulatorError(
+            "invalid_json",
+            f"The state is nested too deeply; keep it under {limits.STATE_DEPTH} levels.",
+        )
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        contract.validate("state", doc)
+    except contract.ContractError as exc:
+        raise EmulatorError("invalid_request", str(exc), field=exc.field) from None
+    for merchant_id, body in doc["merchants"].items():
+        ids = {lead["id"] for lead in body.get("leads", [])}
+        ids.update(v["lead_id"] for v in body.get("visitors", []) if v.get("lead_id"))
+        ids.update(e["lead_id"] for e in body.get("events", []) if e.get("lead_id"))
+        for lead_id in ids:
+            problem = limits.id_problem(lead_id, "lead id")
+            if problem is not None:
+                raise EmulatorError(
+                    "invalid_request", f"merchants.{merchant_id}: {problem}", field="lead_id"
+                )
+    return doc  # type: ignore[no-any-return]
+
+
+def load_state_file(path: str) -> dict[str, Any]:
+    """Read and check a state file, raising a clear error that names it."""
+    try:
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise EmulatorError("invalid_import", f"Cannot read {path}: {exc.strerror}.") from None
-    except ValueError as exc:
-        raise EmulatorError("invalid_import", f"{path} is not valid JSON: {exc}.") from None
     try:
-        contract.validate("state", data)
-    except contract.ContractError as exc:
-        raise EmulatorError("invalid_import", f"{path} is not a state file: {exc}") from None
-    return data  # type: ignore[no-any-return]
+        return admit(limits.decode_json(raw, limits.STATE_DEPTH, what="the file"))
+    except EmulatorError as exc:
+        raise EmulatorError(
+            "invalid_import", f"{path} is not a state file: {exc.message}"
+        ) from None
+
+
+def _temporaries(target: Path) -> list[Path]:
+    return list(target.parent.glob(f".{glob.escape(target.name)}.*.tmp"))
+
+
+def prepare_export(path: str) -> None:
+    """Check at start that path can be written at exit, and remove temporaries a kill left."""
+    target = Path(path)
+    if target.is_dir():
+        raise EmulatorError(
+            "invalid_setting", f"--export-on-exit {path} is a directory; name a file in it."
+        )
+    blocker = next((p for p in target.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise EmulatorError(
+            "invalid_setting",
+            f"--export-on-exit {path} cannot be written: {blocker} is a file, not a directory; "
+            "choose a file in a directory the emulator may write to.",
+        )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise EmulatorError(
+            "invalid_setting",
+            f"--export-on-exit {path} cannot be written ({exc.strerror}); choose a file in a "
+            "directory the emulator may write to.",
+        ) from None
+    for stale in _temporaries(target):
+        stale.unlink(missing_ok=True)
+
+
+def _mode(target: Path) -> int:
+    """Return the mode an export gives target: its own, or 0644 under the umask if new."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o644 & ~umask
 
 
 def write_atomically(path: str, data: Any) -> None:
-    """Write JSON to a temporary file beside path, then rename it into place."""
+    """Write JSON to a temporary file beside path, then rename it into place.
+
+    The file keeps its mode (a new one gets 0644 under the umask), and temporaries an
+    interrupted export left behind are removed.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in _temporaries(target):
+        stale.unlink(missing_ok=True)
+    mode = _mode(target)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh)
             fh.flush()

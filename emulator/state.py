@@ -30,5 +30,10 @@ class Emulator:
             from emulator import datafile  # sqlite3 only when a data file is asked for
 
             datafile.open_into(store, settings.data_file, settings.data_sync)
-        journal = Journal(settings.journal_size, clock)
+        journal = Journal(settings.journal_size, settings.journal_max_bytes, clock)
         return cls(settings, store, journal, clock, Scheduler(store, clock))
+
+    def close(self) -> None:
+        """Release every long-poll, of the store and the journal: the server is stopping."""
+        self.store.close()
+        self.journal.close()

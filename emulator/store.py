@@ -24,6 +24,14 @@ def _match(value: Any, wanted: str) -> bool:
     return False
 
 
+class _Parked:
+    """The long-polls waiting on one merchant: a condition on the store's lock, and a count."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.cond = threading.Condition(lock)
+        self.count = 0
+
+
 class Store(AudienceRecords):
     """Every merchant's state behind one lock, bounded by max_events, on the app's clock."""
 
@@ -33,7 +41,8 @@ class Store(AudienceRecords):
         self._merchants: dict[str, Merchant] = {}
         self._total = 0
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
+        # One condition per merchant with long-polls parked: a write wakes only its merchant's.
+        self._parked: dict[str, _Parked] = {}
         self._closed = False
 
     # -- writes -------------------------------------------------------------
@@ -119,7 +128,7 @@ class Store(AudienceRecords):
             applied.append((entry, merchant.apply(entry, now)))
         self._record_calls(merchant, touched)
         self._total += calls
-        self._changed.notify_all()
+        self._wake(merchant_id)
         return applied, repeats
 
     def identify(
@@ -175,13 +184,21 @@ class Store(AudienceRecords):
                     self._total -= len(merchant.events)
             self._record_reset(merchant_id, gone.values())
             self._reschedule()
-            self._changed.notify_all()
+            self._wake(merchant_id)
 
     def close(self) -> None:
         """Release every long-poll now; the server is shutting down."""
         with self._lock:
             self._closed = True
-            self._changed.notify_all()
+            self._wake()
+
+    def _wake(self, merchant_id: str | None = None) -> None:
+        """Wake the long-polls of one merchant, or of all (the caller holds the lock)."""
+        if merchant_id is None:
+            for parked in self._parked.values():
+                parked.cond.notify_all()
+        elif merchant_id in self._parked:
+            self._parked[merchant_id].cond.notify_all()
 
     # -- reads --------------------------------------------------------------
 
@@ -254,13 +271,24 @@ class Store(AudienceRecords):
         """Return matching events; with wait, block until min_count match or time runs out."""
         deadline = time.monotonic() + wait
         with self._lock:
-            while True:
-                merchant = self._merchants.get(merchant_id)
-                found = merchant.select(lead_id, type, event, after_seq) if merchant else []
-                remaining = deadline - time.monotonic()
-                if len(found) >= min_count or remaining <= 0 or self._closed:
-                    return [e.to_json() for e in found]
-                self._changed.wait(remaining)
+            parked: _Parked | None = None
+            try:
+                while True:
+                    merchant = self._merchants.get(merchant_id)
+                    found = merchant.select(lead_id, type, event, after_seq) if merchant else []
+                    remaining = deadline - time.monotonic()
+                    if len(found) >= min_count or remaining <= 0 or self._closed:
+                        return [e.to_json() for e in found]
+                    if parked is None:
+                        parked = self._parked.get(merchant_id) or _Parked(self._lock)
+                        self._parked[merchant_id] = parked
+                        parked.count += 1
+                    parked.cond.wait(remaining)
+            finally:
+                if parked is not None:
+                    parked.count -= 1
+                    if not parked.count:
+                        del self._parked[merchant_id]
 
     # -- whole state --------------------------------------------------------
 
@@ -295,4 +323,4 @@ class Store(AudienceRecords):
             self.clock.catch_up(offset)
             self._record_load(built, replace, before)
             self._reschedule()
-            self._changed.notify_all()
+            self._wake()

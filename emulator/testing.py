@@ -189,5 +189,5 @@ def _in_process(settings: Any, admin_token: str | None) -> Iterator[str]:
         stop.set()
         server.wake()
         thread.join(timeout=5)
-        app.extensions["wishpond_emulator"].store.close()
+        app.extensions["wishpond_emulator"].close()
         server.drain()

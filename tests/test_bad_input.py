@@ -347,4 +347,8 @@ def test_an_oversized_bad_value_is_not_echoed_whole() -> None:
     assert r.status_code == 400 and "merchant_id" in r.json["error"]["message"]
     assert len(r.get_data()) < 2_000
     entry = client.get("/_emulator/requests").json["requests"][-1]
+    body = entry.pop("body")
     assert entry["merchant_id"] == "x" * 256 and len(str(entry)) < 2_000
+    # The captured body is its first --journal-body-bytes, marked as cut.
+    assert len(body) == 16 * 1024 and entry["body_truncated"] is True
+    assert entry["body_bytes"] > 500_000

@@ -112,6 +112,22 @@ def test_wiremock_is_measured_beside_the_emulator(tmp_path: Path) -> None:
     assert all(r["ratio"] > 0 for r in result["ratios"])
 
 
+def test_longpoll_measures_writes_beside_parked_long_polls(tmp_path: Path) -> None:
+    (row,) = run_bench("longpoll", tmp_path)["rows"]
+    assert row["arrangement"] == "parked" and row["parked_polls"] > 0
+    for what in ("writes_alone", "writes_with_polls_parked", "writes_with_500_idle_connections"):
+        assert row[what]["timed_out"] == 0 and 0 < row[what]["p50_ms"] <= row[what]["max_ms"]
+    assert row["release_all_at_once"]["released"] == row["parked_polls"]
+    assert row["release_one_by_one"]["released"] == row["parked_polls"]
+
+
+def test_journal_memory_reports_bytes_per_entry(tmp_path: Path) -> None:
+    rows = run_bench("journal_memory", tmp_path)["rows"]
+    assert [r["kind"] for r in rows] == ["accepted", "rejected_batch", "big_body"]
+    for row in rows:
+        assert row["entries_kept"] > 0 and row["counted_per_entry_b"] > 0
+
+
 def test_without_wrk_the_bench_says_how_to_install_it(tmp_path: Path) -> None:
     env = {"PATH": str(tmp_path), "HOME": str(tmp_path)}
     done = subprocess.run(

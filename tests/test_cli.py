@@ -134,6 +134,9 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
         "WISHPOND_EMULATOR_THREADS": "3",
         "WISHPOND_EMULATOR_QUIET": "true",
         "WISHPOND_EMULATOR_MAX_WAIT": "2.5",
+        "WISHPOND_EMULATOR_ALLOWED_HOSTS": "emulator.test,ci.internal",
+        "WISHPOND_EMULATOR_JOURNAL_MAX_BYTES": "100000",
+        "WISHPOND_EMULATOR_JOURNAL_BODY_BYTES": "512",
         "WISHPOND_EMULATOR_SEGMENT_RESPONSES": "strict",
         "WISHPOND_EMULATOR_DATA_FILE": "state.db",
         "WISHPOND_EMULATOR_DATA_SYNC": "full",
@@ -154,6 +157,8 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
         "out.json",
     )
     assert settings.threads == 3 and settings.quiet is True and settings.max_wait == 2.5
+    assert settings.allowed_hosts == ("emulator.test", "ci.internal")
+    assert (settings.journal_max_bytes, settings.journal_body_bytes) == (100_000, 512)
     assert settings.segment_responses == "strict"
     assert (settings.data_file, settings.data_sync, settings.import_mode) == (
         "state.db",

@@ -384,11 +384,32 @@ def test_batch_context_with_a_malformed_message_context() -> None:
     ]
 
 
-def test_lone_surrogate_escapes_are_measured_not_crashed_on(client: FlaskClient) -> None:
+@pytest.mark.parametrize("context", [[], 0, "", False])
+def test_a_bad_message_context_is_reported_under_a_shared_context(context: Any) -> None:
+    client = strict()
+    messages = [{"type": "identify", "userId": "u", "context": context}]
+    r = batch(client, messages, context={"ip": "127.0.0.1"})
+    assert r.status_code == 400
+    assert [(e["index"], e["field"]) for e in r.json["error"]["errors"]] == [(0, "context")]
+    # A null context is no context: the batch's own applies.
+    ok = batch(client, [{"type": "identify", "userId": "u", "context": None}], context={"ip": "1"})
+    assert ok.status_code == 200
+
+
+def test_a_lone_surrogate_escape_is_refused_before_anything_is_stored(client: FlaskClient) -> None:
     message = '{"type": "track", "userId": "u", "event": "E", "properties": {"x": "\\ud800"}}'
     body = '{"batch": [' + message + "]}"
     r = client.post("/v1/batch", data=body, content_type="application/json", headers=basic("m1"))
-    assert r.status_code == 200 and events(client)[0]["properties"] == {"x": "\ud800"}
+    assert r.status_code == 400 and r.json["error"]["code"] == "invalid_unicode"
+    assert "batch[0].properties.x" in r.json["error"]["message"] and events(client) == []
+    paired = message.replace("\\ud800", "\\ud83d\\ude00")  # a pair is one character
+    r = client.post(
+        "/v1/batch",
+        data='{"batch": [' + paired + "]}",
+        content_type="application/json",
+        headers=basic("m1"),
+    )
+    assert r.status_code == 200 and events(client)[0]["properties"] == {"x": "\U0001f600"}
 
 
 def test_audience_identify_with_a_non_boolean_trait_is_applied_without_a_toggle(

@@ -112,7 +112,10 @@ alias_keys = st.sampled_from(
         "notDefault",
     ]
 )
-trait_keys = alias_keys | st.text(alphabet=st.characters(blacklist_characters="."), max_size=10)
+# No lone surrogates: the emulator refuses them anywhere in a body (tests/test_limits.py).
+trait_keys = alias_keys | st.text(
+    alphabet=st.characters(blacklist_characters=".", blacklist_categories=["Cs"]), max_size=10
+)
 names = st.one_of(
     st.text(alphabet=st.sampled_from("ab  \t\u00a0é"), max_size=12),
     st.just("Jane Kim"),

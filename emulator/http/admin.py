@@ -6,11 +6,12 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from emulator import __version__
+from emulator import __version__, snapshot
 from emulator.calls import EVENT_TYPES, OUTCOMES, SURFACES
 from emulator.errors import EmulatorError
 from emulator.http.common import emulator, json_body, merchant_in_path, require_admin_token
 from emulator.http.docs import ADMIN_TOKEN, MAX_WAIT, Param, documenter, enum_param, merchant_param
+from emulator.limits import STATE_DEPTH
 
 bp = Blueprint("admin", __name__, url_prefix="/_emulator")
 documented = documenter(security=ADMIN_TOKEN, errors=(400, 401))
@@ -20,17 +21,9 @@ bp.before_request(require_admin_token)
 bp.url_value_preprocessor(merchant_in_path)
 
 
-def _query(allowed: set[str], prefixes: tuple[str, ...] = ()) -> dict[str, str]:
-    args = request.args.to_dict()
-    unknown = [k for k in args if k not in allowed and not k.startswith(prefixes)]
-    if unknown:
-        raise EmulatorError(
-            "unknown_parameter",
-            f"Unknown query parameter {unknown[0]!r}; this route takes "
-            + ", ".join(sorted(allowed) + [p + "<name>" for p in prefixes])
-            + ".",
-        )
-    return args
+def _query() -> dict[str, str]:
+    # Every route's undeclared parameters are refused before the view runs (known_query_only).
+    return request.args.to_dict()
 
 
 def _int(args: dict[str, str], name: str, default: int = 0) -> int:
@@ -43,15 +36,30 @@ def _int(args: dict[str, str], name: str, default: int = 0) -> int:
         value = -1
     if value < 0:
         raise EmulatorError(
-            "invalid_parameter", f"{name} must be a whole number >= 0, got {raw!r}."
+            "invalid_parameter", f"{name} must be a whole number >= 0, got {raw[:40]!r}."
         )
     return value
 
 
 def _bool(name: str, raw: str) -> bool:
     if raw.lower() not in ("true", "false"):
-        raise EmulatorError("invalid_parameter", f"{name} must be true or false, got {raw!r}.")
+        raise EmulatorError("invalid_parameter", f"{name} must be true or false, got {raw[:40]!r}.")
     return raw.lower() == "true"
+
+
+def _long_poll_params(what: str) -> tuple[Param, Param]:
+    return (
+        Param(
+            "wait",
+            {"type": "number", "minimum": 0, "maximum": MAX_WAIT},
+            f"Long-poll: wait up to this many seconds for min_count {what}.",
+        ),
+        Param(
+            "min_count",
+            {"type": "integer", "minimum": 0},
+            f"Long-poll: return once this many {what} match (default 1).",
+        ),
+    )
 
 
 @bp.get("/health")
@@ -96,10 +104,11 @@ def merchants() -> Response:
         Param("email", {"type": "string"}, "Only leads with this email (case-insensitive)."),
     ),
     extra={"x-filters": "attribute.<name>=<value> and audience.<key>=true|false also filter."},
+    query_prefixes=("attribute.", "audience."),
 )
 def leads(merchant_id: str) -> Response:
     """List leads, filtered by email, attribute.<name> and audience.<key>."""
-    args = _query({"email"}, ("attribute.", "audience."))
+    args = _query()
     attributes = {k[len("attribute.") :]: v for k, v in args.items() if k.startswith("attribute.")}
     audiences = {
         k[len("audience.") :]: _bool(k, v) for k, v in args.items() if k.startswith("audience.")
@@ -120,7 +129,6 @@ def leads(merchant_id: str) -> Response:
 )
 def lead(merchant_id: str, lead_id: str) -> Response:
     """Show one lead with its events and audience history."""
-    _query(set())
     return jsonify(emulator().store.lead(merchant_id, lead_id))
 
 
@@ -134,38 +142,17 @@ def lead(merchant_id: str, lead_id: str) -> Response:
         enum_param("type", "event_type", "Only events of this type."),
         Param("event", {"type": "string"}, "Only track events with this title."),
         Param("after_seq", {"type": "integer", "minimum": 0}, "Only events after this seq."),
-        Param(
-            "wait",
-            {"type": "number", "minimum": 0, "maximum": MAX_WAIT},
-            "Long-poll: wait up to this many seconds for min_count matches.",
-        ),
-        Param(
-            "min_count",
-            {"type": "integer", "minimum": 0},
-            "Long-poll: return once this many events match (default 1).",
-        ),
+        *_long_poll_params("events"),
     ),
 )
 def events(merchant_id: str) -> Response:
     """List events; with wait, long-poll until min_count match."""
-    args = _query({"lead_id", "type", "event", "after_seq", "wait", "min_count"})
+    args = _query()
     kind = args.get("type")
     if kind is not None and kind not in EVENT_TYPES:
         raise EmulatorError(
             "invalid_parameter", f"type must be one of {', '.join(EVENT_TYPES)}, got {kind!r}."
         )
-    wait = 0.0
-    if "wait" in args:
-        try:
-            wait = float(args["wait"])
-        except ValueError:
-            wait = -1.0
-        limit = emulator().settings.max_wait
-        if not 0 <= wait <= limit:
-            raise EmulatorError(
-                "invalid_parameter",
-                f"wait must be a number of seconds from 0 to {limit:g}, got {args['wait']!r}.",
-            )
     found = emulator().store.events(
         merchant_id,
         lead_id=args.get("lead_id"),
@@ -173,9 +160,25 @@ def events(merchant_id: str) -> Response:
         event=args.get("event"),
         after_seq=_int(args, "after_seq"),
         min_count=_int(args, "min_count", 1),
-        wait=wait,
+        wait=_wait(args),
     )
     return jsonify(events=found)
+
+
+def _wait(args: dict[str, str]) -> float:
+    if "wait" not in args:
+        return 0.0
+    try:
+        wait = float(args["wait"])
+    except ValueError:
+        wait = -1.0
+    limit = emulator().settings.max_wait
+    if not 0 <= wait <= limit:  # NaN fails too
+        raise EmulatorError(
+            "invalid_parameter",
+            f"wait must be a number of seconds from 0 to {limit:g}, got {args['wait'][:40]!r}.",
+        )
+    return wait
 
 
 @bp.delete("/merchants/<merchant_id>")
@@ -221,12 +224,12 @@ def export_state() -> Response:
 )
 def import_state() -> Response:
     """Replace the state (or, with mode=merge, the merchants named) from a document."""
-    args = _query({"mode"})
+    args = _query()
     mode = args.get("mode", "replace")
     if mode not in ("replace", "merge"):
         raise EmulatorError("invalid_parameter", f"mode must be replace or merge, got {mode!r}.")
-    body = json_body("state")
-    emulator().store.load(body, replace=mode == "replace")
+    body = json_body(depth=STATE_DEPTH)
+    emulator().store.load(snapshot.admit(body), replace=mode == "replace")
     return jsonify(merchants=_merchant_rows())
 
 
@@ -239,11 +242,12 @@ def import_state() -> Response:
         Param("merchant_id", {"type": "string"}, "Only calls for this merchant."),
         enum_param("outcome", "outcome", "Only this outcome."),
         Param("after_id", {"type": "integer", "minimum": 0}, "Only entries after this id."),
+        *_long_poll_params("entries"),
     ),
 )
 def journal() -> Response:
-    """Show the request journal, newest last."""
-    args = _query({"surface", "merchant_id", "outcome", "after_id"})
+    """Show the request journal, newest last; with wait, long-poll until min_count match."""
+    args = _query()
     surface = args.get("surface")
     if surface is not None and surface not in SURFACES:
         raise EmulatorError(
@@ -254,7 +258,13 @@ def journal() -> Response:
         raise EmulatorError(
             "invalid_parameter", f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}."
         )
-    snap: dict[str, Any] = emulator().journal.snapshot(
-        surface, args.get("merchant_id"), outcome, _int(args, "after_id")
+    wait, min_count = _wait(args), _int(args, "min_count", 1)
+    text = emulator().journal.render(
+        surface,
+        args.get("merchant_id"),
+        outcome,
+        _int(args, "after_id"),
+        min_count=min_count if wait else 0,
+        wait=wait,
     )
-    return jsonify(snap)
+    return Response(text, mimetype="application/json")

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import codecs
 import functools
 import hmac
-import json
-import math
+import zlib
 from collections.abc import Callable
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from flask import Response, current_app, request
 
 import contract
+from emulator import limits
 from emulator.errors import EmulatorError, as_error
+from emulator.http.docs import doc_of
 from emulator.journal import Note
 from emulator.settings import Settings, valid_id
 from emulator.state import Emulator
 
-MAX_DEPTH = 64
 JSON_TYPES = ("application/json",)
 
 
@@ -26,73 +28,12 @@ def emulator() -> Emulator:
     return cast(Emulator, current_app.extensions["wishpond_emulator"])
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON; send numbers as finite values or strings")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"{text[:40]} is too large for a JSON number; send it as a string")
-    return value
-
-
-# Built once: json.loads(text, parse_constant=...) would build a decoder per call.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
-
-
-def _depth_ok(value: Any) -> bool:
-    """Return whether no value sits deeper than MAX_DEPTH (the top level is depth 1)."""
-    # Breadth-first over containers only: scalars, most of a body, are never pushed.
-    level = [value] if type(value) in (dict, list) else []
-    depth = 1
-    while level:
-        if depth >= MAX_DEPTH and any(level):  # a non-empty container here has deeper items
-            return False
-        deeper = []
-        for item in level:
-            deeper += [
-                v
-                for v in (item.values() if type(item) is dict else item)
-                if type(v) in (dict, list)
-            ]
-        level = deeper
-        depth += 1
-    return True
-
-
-def parse_json(raw: bytes) -> Any:
-    """Decode strict UTF-8 JSON (no NaN, bounded nesting) or raise a 400."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise EmulatorError(
-            "invalid_utf8", f"The body is not valid UTF-8 (byte {exc.start}); send UTF-8 JSON."
-        ) from None
-    if not text.strip():
-        raise EmulatorError("invalid_json", "The body is empty; send a JSON object.")
-    if text.startswith("\ufeff"):
-        raise EmulatorError(
-            "invalid_json", "The body starts with a byte-order mark; send JSON without one."
-        )
-    try:
-        value = _DECODER.decode(text)
-    except RecursionError:
-        raise EmulatorError(
-            "invalid_json", f"The JSON is nested too deeply; keep it under {MAX_DEPTH} levels."
-        ) from None
-    except ValueError as exc:
-        raise EmulatorError("invalid_json", f"The body is not valid JSON: {exc}.") from None
-    # Nesting can't exceed the count of brackets; walk the value only when it might.
-    if text.count("{") + text.count("[") >= MAX_DEPTH and not _depth_ok(value):
-        raise EmulatorError(
-            "invalid_json", f"The JSON is nested too deeply; keep it under {MAX_DEPTH} levels."
-        )
-    return value
-
-
 def json_body(
-    schema: str | None = None, *, text_plain: bool = False, data: bytes | None = None
+    schema: str | None = None,
+    *,
+    text_plain: bool = False,
+    data: bytes | None = None,
+    depth: int = limits.MAX_DEPTH,
 ) -> dict[str, Any]:
     """Return the request's (or the given decoded) JSON object, checked against a schema."""
     mimetype = request.mimetype
@@ -106,7 +47,7 @@ def json_body(
             f"Content-Type {request.content_type or '(none)'!r} is not accepted; send {wanted}.",
             415,
         )
-    value = parse_json(request.get_data(cache=True) if data is None else data)
+    value = limits.decode_json(request.get_data(cache=True) if data is None else data, depth)
     if not isinstance(value, dict):
         raise EmulatorError(
             "body_not_object",
@@ -132,12 +73,97 @@ def journaled(view: Callable[..., Response]) -> Callable[..., Response]:
             response = view(note, **kwargs)
         except Exception as exc:
             error = as_error(exc)
+            capture(note, emulator().settings.journal_body_bytes)
             emulator().journal.record(note, error.status, error.body()["error"])
             raise
+        capture(note, emulator().settings.journal_body_bytes)
         emulator().journal.record(note, response.status_code)
         return response
 
     return call
+
+
+# Never journaled: credentials a client sends in headers (as WSGI names them).
+SECRET_HEADERS = frozenset(("HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION", "HTTP_COOKIE"))
+_BODY_HEADERS = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
+
+
+@functools.cache
+def _header_name(key: str) -> str:
+    """Return the header name a WSGI environ key stands for: HTTP_USER_AGENT -> User-Agent."""
+    return _BODY_HEADERS.get(key) or key[5:].replace("_", "-").title()
+
+
+def capture(note: Note, limit: int) -> None:
+    """Copy the request's headers (never credentials) and its body's first limit bytes."""
+    environ = request.environ
+    note.headers = {
+        _header_name(k): v
+        for k, v in environ.items()
+        if (k[:5] == "HTTP_" and k not in SECRET_HEADERS) or k in _BODY_HEADERS
+    }
+    size = request.content_length
+    if size is not None and size > (current_app.config["MAX_CONTENT_LENGTH"] or size):
+        note.body_bytes, note.body_truncated = size, True  # refused unread: nothing to show
+        return
+    try:
+        data = request.get_data(cache=True)
+    except Exception:  # an unreadable body answered its own error; the entry says so
+        return
+    note.body_bytes = len(data)
+    if environ.get("HTTP_CONTENT_ENCODING", "").strip().lower() == "gzip":
+        data = _inflate_head(data, limit + 1)
+    if not data:
+        return
+    if len(data) <= limit:
+        note.body = data.decode("utf-8", "replace")
+        return
+    note.body_truncated = True
+    # Not final: a character the cut splits is left out rather than shown as garbage.
+    note.body = codecs.getincrementaldecoder("utf-8")("replace").decode(data[:limit])
+
+
+def _inflate_head(data: bytes, limit: int) -> bytes:
+    """Return up to limit bytes of a gzip body, inflated (the raw bytes if it is not gzip)."""
+    try:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, limit)
+    except zlib.error:
+        return data
+
+
+def no_empty_segments() -> None:
+    """Answer a path with an empty segment ('//') as no route, as '/_emulator//state' is."""
+    # Servers, the router and request.path drop leading slashes, so read the path as sent.
+    environ = request.environ
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI") or environ.get("PATH_INFO", "")
+    path = raw.partition("?")[0] if raw.startswith("/") else urlsplit(raw).path
+    if "//" in path:
+        raise EmulatorError(
+            "not_found",
+            "No such route: the path has an empty segment ('//'); see GET /openapi.json for "
+            "the routes the emulator serves.",
+            404,
+        )
+
+
+def known_query_only() -> None:
+    """Refuse a query parameter an admin route does not declare (its OpenAPI facts list them)."""
+    if not request.environ.get("QUERY_STRING") or not request.path.startswith("/_emulator/"):
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    doc = doc_of(view) if view is not None else None
+    if doc is None:
+        return
+    names = doc.query_names()
+    unknown = [k for k in request.args if k not in names and not k.startswith(doc.query_prefixes)]
+    if unknown:
+        takes = sorted(names) + [p + "<name>" for p in doc.query_prefixes]
+        raise EmulatorError(
+            "unknown_parameter",
+            f"Unknown query parameter {unknown[0][:100]!r}; this route takes "
+            + (", ".join(takes) if takes else "no query parameters")
+            + ".",
+        )
 
 
 def check(schema: str, value: Any) -> None:
@@ -156,8 +182,8 @@ def authenticate(settings: Settings, merchant_id: str, write_key: str) -> None:
     if expected is None:
         raise EmulatorError(
             "unknown_merchant",
-            f"Merchant {merchant_id!r} is not configured; the emulator knows "
-            f"{', '.join(sorted(settings.merchants))}. Check the Merchant ID.",
+            f"Merchant {merchant_id[:140]!r} is not configured; check the Merchant ID against "
+            "the emulator's --merchant list.",
             401,
         )
     if write_key != expected:

@@ -44,6 +44,12 @@ class Doc:
     error_schema: str = "error"
     success_headers: JSON = field(default_factory=dict)
     extra: JSON = field(default_factory=dict)
+    # Query parameters named by a prefix, such as attribute.<name>.
+    query_prefixes: tuple[str, ...] = ()
+
+    def query_names(self) -> set[str]:
+        """Return the query parameters the route declares."""
+        return {p.name for p in self.params if p.where == "query"}
 
 
 def merchant_param() -> Param:

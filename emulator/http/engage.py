@@ -42,8 +42,8 @@ def admit(merchant_id: str) -> str:
     if settings.strict and merchant_id not in settings.merchants:
         raise EmulatorError(
             "unknown_merchant",
-            f"Merchant {merchant_id!r} is not configured; the emulator knows "
-            f"{', '.join(sorted(settings.merchants))}.",
+            f"Merchant {merchant_id!r} is not configured; configure it with --merchant "
+            f"{merchant_id}:KEY, or check the id against GET /_emulator/merchants.",
             404,
         )
     return merchant_id

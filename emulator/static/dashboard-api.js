@@ -146,3 +146,16 @@ export function coalesce(fn, gap) {
     else run();
   };
 }
+
+// After a long-poll failed: true (retry at once) when the emulator refused the wait as longer
+// than its --max-wait, which halves the wait; otherwise report the failure, pause for backoff
+// ms and return false.
+export async function recover(err, first, backoff) {
+  if (err.code === 'invalid_parameter' && !first && state.wait >= 1) {
+    state.wait = Math.floor(state.wait / 2);
+    return true;
+  }
+  lostContact(err);
+  await sleep(backoff);
+  return false;
+}

@@ -1,8 +1,8 @@
-// The request journal: every call on the tracker, Segment and Engage surfaces, polled.
+// The request journal: every call on the tracker, Segment and Engage surfaces, long-polled.
 
-import { $, clear, el, pretty, show, timeNode } from './dashboard-dom.js';
-import { JOURNAL_EVERY_MS, JOURNAL_KEEP, actions, state } from './dashboard-state.js';
-import { call, lostContact, setLive } from './dashboard-api.js';
+import { $, clear, el, pretty, show, sleep, timeNode } from './dashboard-dom.js';
+import { JOURNAL_KEEP, actions, state } from './dashboard-state.js';
+import { call, recover, setLive } from './dashboard-api.js';
 
 // -- the request journal -------------------------------------------------------
 
@@ -54,10 +54,32 @@ function reasonNodes(entry) {
     ]
       .filter(Boolean)
       .join(' ');
-    const text = (what ? what + ': ' : '') + pretty(skip.reason);
-    out.push(el('span', { class: 'reason', text: [text].concat(extra).join(' · ') }));
+    const parts = [(what ? what + ': ' : '') + pretty(skip.reason)].concat(extra);
+    const isolated = parts.flatMap((p, i) => [i ? ' · ' : null, el('bdi', { text: p })]);
+    out.push(el('span', { class: 'reason' }, isolated));
   }
   return out;
+}
+
+const CAPTURE_SHOWN = 4096;
+
+// The request as received (headers without credentials, the start of the body), folded away.
+function captureNode(entry) {
+  if (!entry.headers && entry.body === undefined) return null;
+  const lines = Object.entries(entry.headers || {}).map(([k, v]) => k + ': ' + v);
+  let text = lines.join('\n');
+  const body = entry.body === null || entry.body === undefined ? '' : entry.body;
+  // A thousand rows of 16 KiB bodies would weigh on the page: show each body's start.
+  if (body) text += '\n\n' + body.slice(0, CAPTURE_SHOWN);
+  if (entry.body_truncated || body.length > CAPTURE_SHOWN) {
+    text += '\n… (' + entry.body_bytes + ' bytes in all; GET /_emulator/requests has more)';
+  }
+  return el(
+    'details',
+    { class: 'capture' },
+    el('summary', { text: 'request' }),
+    el('pre', { class: 'v v-json', text }),
+  );
 }
 
 function journalRow(entry) {
@@ -71,8 +93,9 @@ function journalRow(entry) {
     el(
       'td',
       null,
-      el('span', { class: 'mono', text: entry.method + ' ' + entry.path }),
+      el('span', { class: 'mono' }, entry.method + ' ', el('bdi', { text: entry.path })),
       entry.summary ? el('span', { class: 'summary', text: entry.summary }) : null,
+      captureNode(entry),
     ),
     el('td', { class: 'mono', text: entry.merchant_id || '' }),
     el('td', { class: 'num status s' + String(entry.status).charAt(0), text: entry.status }),
@@ -105,8 +128,10 @@ export function renderJournal(fresh) {
   }
 }
 
-async function pullJournal() {
-  const body = await call('/requests?after_id=' + state.journalAfter);
+// One long-poll: answers at once with anything newer, else when the next call is journaled.
+async function pullJournal(first) {
+  const wait = first ? '' : '&wait=' + state.wait + '&min_count=1';
+  const body = await call('/requests?after_id=' + state.journalAfter + wait);
   actions.regainedContact();
   if (state.merchant === null) setLive('live', 'Live');
   const fresh = body.requests;
@@ -114,27 +139,38 @@ async function pullJournal() {
     'Every call on the tracker, Segment and Engage surfaces, newest first. The emulator keeps the last ' +
     body.capacity.toLocaleString() +
     (body.dropped ? '; ' + body.dropped.toLocaleString() + ' older entries were dropped.' : '.');
-  if (fresh.length === 0) return;
+  if (fresh.length === 0) return false;
   state.journalAfter = fresh[fresh.length - 1].id;
   state.journal = state.journal.concat(fresh).slice(-JOURNAL_KEEP);
   renderJournal(fresh);
   actions.refreshMerchants();
+  return true;
 }
 
+// Resolves the wait of a hidden tab; the page calls it when the tab is shown again.
 export let wakeJournal = () => {};
 
+function shown() {
+  return new Promise((resolve) => {
+    wakeJournal = resolve;
+    if (!document.hidden) resolve();
+  });
+}
+
 export async function journalLoop() {
+  let first = true;
+  let backoff = 1000;
   for (;;) {
-    if (!document.hidden) {
-      try {
-        await pullJournal();
-      } catch (err) {
-        lostContact(err);
-      }
+    if (document.hidden) await shown(); // a hidden tab holds no connection open
+    try {
+      const got = await pullJournal(first);
+      first = false;
+      backoff = 1000;
+      // Let a burst arrive as one batch; never spin when the server allows no waiting.
+      if (got || state.wait < 1) await sleep(state.wait < 1 ? 2000 : 200);
+    } catch (err) {
+      if (await recover(err, first, backoff)) continue;
+      backoff = Math.min(backoff * 2, 10000);
     }
-    await new Promise((resolve) => {
-      wakeJournal = resolve;
-      setTimeout(resolve, JOURNAL_EVERY_MS);
-    });
   }
 }

@@ -66,13 +66,18 @@ export function renderLeads() {
           el('span', {
             class: 'avatar',
             'aria-hidden': 'true',
-            text: Array.from(name)[0] || '?',
+            text: Array.from(name).find((c) => /[\p{L}\p{N}]/u.test(c)) || '?',
           }),
           el(
             'span',
             { class: 'lead-main' },
             el('span', { class: 'lead-name', text: name }),
-            el('span', { class: 'lead-sub', text: [email, lead.id].filter(Boolean).join(' · ') }),
+            el(
+              'span',
+              { class: 'lead-sub' },
+              email ? [el('bdi', { text: email }), ' · '] : null,
+              el('bdi', { text: lead.id }),
+            ),
           ),
           el(
             'span',
@@ -268,7 +273,9 @@ function timelineItem(e, toggles) {
       ),
     ),
     changes.length ? el('div', { class: 'chips tl-chips' }, changes) : null,
-    e.anonymous_id ? el('div', { class: 'tl-anon', text: 'visitor ' + e.anonymous_id }) : null,
+    e.anonymous_id
+      ? el('div', { class: 'tl-anon' }, 'visitor ', el('bdi', { text: e.anonymous_id }))
+      : null,
     body,
   );
 }

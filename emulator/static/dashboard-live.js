@@ -13,7 +13,7 @@ import {
   timeNode,
 } from './dashboard-dom.js';
 import { FEED_SIZE, actions, state } from './dashboard-state.js';
-import { banner, call, coalesce, lostContact, setLive } from './dashboard-api.js';
+import { banner, call, coalesce, lostContact, recover, setLive } from './dashboard-api.js';
 import { renderJournal, wakeJournal } from './dashboard-journal.js';
 import { refreshDetail, refreshLeads } from './dashboard-leads.js';
 import { refreshAudiences, refreshClock } from './dashboard-engage.js';
@@ -153,12 +153,7 @@ async function pollLoop(gen, merchant, signal) {
       first = false;
     } catch (err) {
       if (gen !== state.pollGen || signal.aborted) return;
-      if (err.code === 'invalid_parameter' && !first && state.wait >= 1) {
-        state.wait = Math.floor(state.wait / 2); // the emulator caps waits lower (--max-wait)
-        continue;
-      }
-      lostContact(err);
-      await sleep(backoff);
+      if (await recover(err, first, backoff)) continue;
       backoff = Math.min(backoff * 2, 10000);
     }
   }

@@ -2,7 +2,6 @@
 // cross-view actions.
 
 const LONG_POLL_SECONDS = 25; // halved while the emulator's --max-wait is lower
-export const JOURNAL_EVERY_MS = 2000; // rejected calls make no event, so the journal is polled
 export const MAX_LEAD_ROWS = 500;
 export const FEED_SIZE = 200;
 export const JOURNAL_KEEP = 1000;
