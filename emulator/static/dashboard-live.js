@@ -17,6 +17,7 @@ import { banner, call, coalesce, lostContact, recover, setLive } from './dashboa
 import { renderJournal, wakeJournal } from './dashboard-journal.js';
 import { refreshDetail, refreshLeads } from './dashboard-leads.js';
 import { refreshAudiences, refreshClock } from './dashboard-engage.js';
+import { renderDurable } from './dashboard-durable.js';
 
 // -- contact regained ------------------------------------------------------------
 
@@ -40,6 +41,7 @@ export async function loadMerchants() {
   $('mode').textContent = health.mode + ' mode';
   show($('version'), true);
   show($('mode'), true);
+  renderDurable(health);
   $('usage').textContent =
     health.total_events.toLocaleString() + ' / ' + health.max_events.toLocaleString() + ' events';
   state.merchants = body.merchants;
