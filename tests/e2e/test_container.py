@@ -112,6 +112,40 @@ def test_container_lifecycle(podman: Podman, container: dict[str, Any]) -> None:
     assert lead["attributes"] == {"email": "c@example.com", "plan": "Pro"}
 
 
+def test_a_data_file_on_the_volume_survives_docker_kill(
+    podman: Podman, image: str, tmp_path: Path
+) -> None:
+    volume = tmp_path / "data"
+    volume.mkdir()
+    volume.chmod(0o777)  # the image runs as an unprivileged user
+    env = {"WISHPOND_EMULATOR_DATA_FILE": "/data/wishpond.db"}
+    names = []
+    try:
+        first = start(podman, image, volume, env)
+        names.append(first["name"])
+        wait_healthy(podman, first["name"], first["started"], 10.0)
+        body = {"merchant_id": "m1", "write_key": "k", "id": "kept-lead"}
+        request = urllib.request.Request(
+            f"{first['url']}/tracker/v1/identify",
+            json.dumps(body).encode(),
+            {"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+        podman("kill", "--signal", "KILL", first["name"])  # as docker kill does
+        second = start(podman, image, volume, env)
+        names.append(second["name"])
+        wait_healthy(podman, second["name"], second["started"], 10.0)
+        client = EmulatorClient(second["url"])
+        client.merchant("m1").assert_lead("kept-lead")
+        with urllib.request.urlopen(f"{second['url']}/_emulator/health", timeout=5) as response:
+            durable = json.loads(response.read())["durable"]
+        assert durable == {"path": "/data/wishpond.db", "sync": "normal"}
+    finally:
+        for name in names:
+            podman("rm", "--force", name, check=False)
+
+
 def github_actions() -> dict[str, Any]:
     """Return the GitHub Actions example of docs/container.md, parsed."""
     text = (REPO / "docs" / "container.md").read_text(encoding="utf-8")
