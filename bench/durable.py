@@ -24,6 +24,7 @@ import apps
 import payloads
 from common import (
     OUT,
+    cpu_seconds,
     env_for_servers,
     free_port,
     get,
@@ -67,7 +68,9 @@ def bodies() -> dict[str, tuple[Any, str, str | None, int]]:
     }  # fmt: skip
 
 
-def ingest(duration: float, limit: int | None, rounds: int) -> dict[str, Any]:
+def ingest(
+    duration: float, limit: int | None, rounds: int, connections: tuple[int, ...] = CONNECTIONS
+) -> dict[str, Any]:
     """Load the three servers in alternation; return rows and each mode's ratio to memory."""
     shutil.rmtree(FILES, ignore_errors=True)
     FILES.mkdir(parents=True)
@@ -86,54 +89,67 @@ def ingest(duration: float, limit: int | None, rounds: int) -> dict[str, Any]:
         for turn in range(rounds):
             for kind in KINDS:
                 items, path, auth, per_request = work[kind]
-                for connections in CONNECTIONS:
+                for conns in connections:
                     for mode, run in runs.items():
                         figure = wrk(
-                            run.url, path, items, connections, duration, limit=limit,
+                            run.url, path, items, conns, duration, limit=limit,
                             auth=auth, pid=run.proc.pid,
                         )  # fmt: skip
                         figure["events_per_s"] = round(figure["rps"] * per_request, 1)
+                        figure["per_request"] = per_request
                         rows.append({"mode": mode, "kind": kind, "round": turn, **figure})
         totals = {m: json.loads(get(r.url, "/_emulator/health")[1])["total_events"]
                   for m, r in runs.items()}  # fmt: skip
-    return {"rows": rows, "ratios": _ratios(rows), "total_events": totals}
+    return {"rows": rows, "ratios": _ratios(rows, connections), "total_events": totals}
 
 
-def _ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _ratios(rows: list[dict[str, Any]], connections: tuple[int, ...]) -> list[dict[str, Any]]:
     out = []
     for kind in KINDS:
-        for connections in CONNECTIONS:
+        for conns in connections:
             rate = {}
             for mode in MODES:
                 mine = [
                     r["events_per_s"]
                     for r in rows
-                    if (r["kind"], r["connections"], r["mode"]) == (kind, connections, mode)
+                    if (r["kind"], r["connections"], r["mode"]) == (kind, conns, mode)
                 ]
                 rate[mode] = round(statistics.median(mine), 1)
+            cpu = {
+                mode: statistics.median(
+                    r["cpu_us_per_req"] / r.get("per_request", 1)
+                    for r in rows
+                    if (r["kind"], r["connections"], r["mode"]) == (kind, conns, mode)
+                )
+                for mode in MODES
+            }
             out.append(
                 {
                     "kind": kind,
-                    "connections": connections,
+                    "connections": conns,
                     "memory_events_per_s": rate["memory"],
                     "normal_events_per_s": rate["normal"],
                     "full_events_per_s": rate["full"],
                     "normal_ratio": ratio(rate["normal"], rate["memory"]),
                     "full_ratio": ratio(rate["full"], rate["memory"]),
+                    # In-memory CPU per event over the data file's: the rate ratio on an idle
+                    # machine, where one server process is CPU-bound.
+                    "normal_cpu_ratio": ratio(cpu["memory"], cpu["normal"]),
+                    "full_cpu_ratio": ratio(cpu["memory"], cpu["full"]),
                 }
             )
     return out
 
 
-def start_once(extra: list[str]) -> float:
-    """Start `serve` once and return the seconds until health answers."""
+def start_once(extra: list[str]) -> tuple[float, float]:
+    """Start `serve` once; return the seconds until health answers and its CPU seconds then."""
     port = free_port()
     argv = [python(), "-m", "emulator", "serve", "--port", str(port), "--quiet", *extra]
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env_for_servers(), stderr=subprocess.PIPE)
     try:
         wait_http(f"http://127.0.0.1:{port}", "/_emulator/health", 120, proc)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, cpu_seconds(proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -145,23 +161,29 @@ def startup(events: int, runs: int) -> dict[str, Any]:
     data = FILES / f"startup-{events}.db"
     data.unlink(missing_ok=True)
     start_once(["--data-file", str(data), "--import", str(state)])  # fill it once
-    series = {}
-    for name, extra in (
-        ("data_file", ["--data-file", str(data)]),
-        ("import", ["--import", str(state)]),
-    ):
-        times = [start_once(extra) for _ in range(runs)]
-        series[name] = {
+    series: dict[str, list[tuple[float, float]]] = {"data_file": [], "import": []}
+    for _ in range(runs):
+        for name, extra in (
+            ("data_file", ["--data-file", str(data)]),
+            ("import", ["--import", str(state)]),
+        ):
+            series[name].append(start_once(extra))
+    out = {}
+    for name, got in series.items():
+        times = [wall for wall, _ in got]
+        out[name] = {
             "runs": runs,
             "median_s": round(statistics.median(times), 3),
             "min_s": round(min(times), 3),
             "max_s": round(max(times), 3),
+            "median_cpu_s": round(statistics.median(cpu for _, cpu in got), 3),
         }
     return {
         "events": events,
         "data_file_bytes": data.stat().st_size,
         "state_file_bytes": state.stat().st_size,
-        **series,
+        **out,
+        "ratio_to_import": ratio(out["data_file"]["median_s"], out["import"]["median_s"]),
     }
 
 
@@ -175,7 +197,8 @@ def main() -> None:
     args = cli.parse_args()
     require_wrk()
     tiny = args.tiny
-    result = ingest(1 if tiny else args.duration, 20 if tiny else None, args.rounds)
+    conns = (8,) if tiny else CONNECTIONS
+    result = ingest(1 if tiny else args.duration, 20 if tiny else None, args.rounds, conns)
     result["startup"] = startup(1000 if tiny else args.events, 1 if tiny else args.runs)
     save("durable", result, args.json)
 

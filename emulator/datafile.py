@@ -212,6 +212,15 @@ def _damaged(path: str, detail: Any) -> EmulatorError:
     return _refuse(path, f"is damaged ({text[:120]})", f"restore it from a copy, {_START_EMPTY}")
 
 
+def _has_json(conn: sqlite3.Connection) -> bool:
+    """Return whether this SQLite has its JSON functions (built in since 3.38)."""
+    try:
+        conn.execute("SELECT json_valid('{}')")
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
 def _schema(conn: sqlite3.Connection, path: str) -> None:
     """Create the schema in a new file; refuse a newer one, or a database of something else."""
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -256,7 +265,7 @@ def open_into(store: Store, path: str, sync: str = "normal") -> DataFile:
             if problem != "ok":
                 raise _damaged(path, problem)
             _schema(conn, path)
-            doc, documents, numbers, held = read(lambda sql: conn.execute(sql))
+            doc, documents, numbers, held = read(conn.execute, _has_json(conn))
             conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             raise _damaged(path, exc) from None

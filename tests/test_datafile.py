@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 import contract
 from emulator import create_app, model
 from emulator.cli import main
+from emulator.datafile_rows import read
 from emulator.errors import EmulatorError
 from emulator.settings import Settings
 
@@ -294,3 +295,13 @@ def test_full_sync_is_reported_and_a_file_is_held_by_one_app(
     assert app.test_client().get("/_emulator/health").json["durable"]["sync"] == "full"
     with pytest.raises(EmulatorError, match="is in use by another process"):
         create_app(Settings(data_file=str(tmp_path / "state.db")))
+
+
+def test_rows_read_the_same_without_sqlites_json_functions(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    filled(path)
+    conn = sqlite3.connect(path)
+    try:
+        assert read(conn.execute, has_json=True) == read(conn.execute, has_json=False)
+    finally:
+        conn.close()
