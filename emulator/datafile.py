@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from emulator import snapshot
 from emulator.calls import JSON
 from emulator.changes import Change, Sink
-from emulator.datafile_rows import SCHEMA, SCHEMA_VERSION, Damaged, Op, Rows, read
+from emulator.datafile_read import Damaged, read
+from emulator.datafile_rows import SCHEMA, SCHEMA_VERSION, Op, Rows
 from emulator.errors import EmulatorError
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 import contract
 from emulator import create_app, model
 from emulator.cli import main
-from emulator.datafile_rows import read
+from emulator.datafile_read import read
 from emulator.errors import EmulatorError
 from emulator.settings import Settings
 

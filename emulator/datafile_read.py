@@ -1,0 +1,151 @@
+"""The data file's rows back as a state document, refusing whatever does not decode."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from emulator.calls import JSON
+from emulator.changes import AUDIENCES, CLOCK
+from emulator.clock import seconds
+
+_decode = json.JSONDecoder().decode
+# Rows decoded at once: one decode shares their keys, and its text stays a few MB.
+CHUNK = 10_000
+
+
+class Damaged(Exception):
+    """Rows that do not make a state: what is wrong, to name in one line."""
+
+
+def _object(text: Any, where: str) -> JSON:
+    """Decode one row's JSON object, or raise Damaged naming the row."""
+    try:
+        value = _decode(text)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise Damaged(f"{where} does not decode ({str(exc)[:80]})") from None
+    if type(value) is not dict:
+        raise Damaged(f"{where} is not a JSON object")
+    return value
+
+
+def _objects(texts: list[Any], valid: list[Any], where: Callable[[int], str]) -> list[JSON]:
+    """Decode rows' JSON objects, or raise Damaged naming the first row that is not one.
+
+    Rows SQLite's json_valid passed are joined into arrays of CHUNK and decoded at once, which
+    is faster and shares their keys; a row json_valid did not pass (or, without SQLite's JSON
+    functions, every row: valid holds None) is decoded alone.
+    """
+    if all(v == 1 for v in valid):
+        out: list[JSON] = []
+        for start in range(0, len(texts), CHUNK):
+            chunk = texts[start : start + CHUNK]
+            try:
+                values = _decode("[" + ",".join(chunk) + "]")
+            except (TypeError, ValueError, RecursionError):
+                break
+            if len(values) != len(chunk) or any(type(v) is not dict for v in values):
+                break
+            out += values
+        else:
+            return out
+    return [_object(text, where(i)) for i, text in enumerate(texts)]
+
+
+def _document(text: Any, name: str) -> Any:
+    try:
+        return _decode(text)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise Damaged(f"document {name!r} does not decode ({str(exc)[:80]})") from None
+
+
+class _Merchants:
+    """The merchants table, and each merchant's state-file body as its rows fill it in."""
+
+    def __init__(self, found: Iterable[Any]) -> None:
+        self.names: dict[int, str] = {}
+        self.bodies: dict[int, JSON] = {}
+        for m, merchant_id in found:
+            self.names[m] = merchant_id
+            self.bodies[m] = {"leads": [], "visitors": [], "events": [], "message_ids": []}
+
+    def body(self, m: Any, table: str) -> JSON:
+        """Return the body of merchant number m, which a row of table names."""
+        body = self.bodies.get(m)
+        if body is None:
+            raise Damaged(f"a row of {table} belongs to merchant number {m!r}, which has no row")
+        return body
+
+    def name(self, m: Any) -> str:
+        """Name merchant number m in a message."""
+        return repr(self.names[m]) if m in self.names else f"number {m!r}"
+
+    def where(self, table: str, m: Any, key: Any) -> str:
+        """Name a row in a message: its table, merchant and key."""
+        return f"{table} row {key!r} of merchant {self.name(m)}"
+
+
+def read(
+    rows: Any, has_json: bool = True
+) -> tuple[JSON, dict[str, Any], dict[str, int], dict[int, list[int]]]:
+    """Return the state document the rows hold, the documents, and the numbering for Rows.
+
+    rows(sql) returns the query's result rows; has_json says whether SQLite has json_valid.
+    Whatever does not decode raises Damaged.
+    """
+    found = _Merchants(rows("SELECT m, id FROM merchants"))
+    valid = "json_valid(body)" if has_json else "NULL"
+    got = list(rows(f"SELECT m, id, body, {valid} FROM leads ORDER BY rowid"))
+    where = lambda i: found.where("leads", got[i][0], got[i][1])  # noqa: E731
+    for (m, lead_id, _, _), lead in zip(got, _objects(*_texts(got), where), strict=True):
+        lead["id"] = lead_id
+        found.body(m, "leads")["leads"].append(lead)
+    for m, anonymous_id, lead_id in rows(
+        "SELECT m, anonymous_id, lead_id FROM visitors ORDER BY rowid"
+    ):
+        visitor = {"anonymous_id": anonymous_id, "lead_id": lead_id}
+        found.body(m, "visitors")["visitors"].append(visitor)
+    _events(list(rows(f"SELECT m, seq, lead_id, body, {valid} FROM events ORDER BY m, seq")), found)
+    held: dict[int, list[int]] = {}
+    for m, n, message_id in rows("SELECT m, n, id FROM message_ids ORDER BY m, n"):
+        found.body(m, "message_ids")["message_ids"].append(message_id)
+        if type(n) is not int:
+            raise Damaged(f"{found.where('message_ids', m, n)} has no whole number")
+        held.setdefault(m, [n, n])[0] = n + 1
+    documents = {
+        name: _document(text, name) for name, text in rows("SELECT name, body FROM documents")
+    }
+    merchants = {found.names[m]: body for m, body in found.bodies.items()}
+    for name, body in documents.items():
+        if name.startswith(AUDIENCES):
+            merchants.setdefault(name[len(AUDIENCES) :], {})["computed_audiences"] = body
+    doc: JSON = {"version": 1, "merchants": merchants}
+    clock = documents.get(CLOCK)
+    if clock is not None:
+        offset = clock.get("offset_ms") if isinstance(clock, dict) else None
+        if type(offset) is not int:
+            raise Damaged(f"document {CLOCK!r} holds no whole offset_ms")
+        doc["clock"] = {"offset_seconds": seconds(offset)}
+    return doc, documents, {v: k for k, v in found.names.items()}, held
+
+
+def _texts(got: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Return the rows' bodies and json_valid flags: their last two columns."""
+    return [r[-2] for r in got], [r[-1] for r in got]
+
+
+def _events(got: list[Any], found: _Merchants) -> None:
+    """Append each merchant's events, which must run 1, 2, 3... with no gap."""
+    where = lambda i: found.where("events", got[i][0], got[i][1])  # noqa: E731
+    last_m, events = None, []
+    for (m, seq, lead_id, _, _), event in zip(got, _objects(*_texts(got), where), strict=True):
+        if m != last_m:
+            last_m, events = m, found.body(m, "events")["events"]
+        if seq != len(events) + 1:
+            raise Damaged(
+                f"events of merchant {found.name(m)} jump from seq {len(events)} to {seq!r}"
+            )
+        event["seq"] = seq
+        event["lead_id"] = lead_id
+        events.append(event)
