@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from emulator import snapshot
+from emulator import limits, snapshot
 from emulator.calls import JSON
 from emulator.changes import Change, Sink
 from emulator.datafile_read import Damaged, read
@@ -266,15 +266,18 @@ def open_into(store: Store, path: str, sync: str = "normal") -> DataFile:
             if problem != "ok":
                 raise _damaged(path, problem)
             _schema(conn, path)
-            doc, documents, numbers, held = read(conn.execute, _has_json(conn))
+            found = read(conn.execute, _has_json(conn))
             conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             raise _damaged(path, exc) from None
         except Damaged as exc:
             raise _damaged(path, exc) from None
         try:
-            # The one rule for state that comes in, whichever way: nesting, schema, ids.
-            store.load(snapshot.admit(doc))
+            # The one rule for state that comes in, whichever way: nesting, schema, ids. A row
+            # sits four levels down the document (merchants, the merchant, its list, the row)
+            # and nests no deeper than the brackets it opens: within that, nesting is known.
+            shallow = found.brackets + 4 < limits.STATE_DEPTH
+            store.load(snapshot.admit(found.doc, nesting_checked=shallow))
         except EmulatorError as exc:
             detail = exc.message.rstrip(".")
             raise _refuse(
@@ -282,8 +285,8 @@ def open_into(store: Store, path: str, sync: str = "normal") -> DataFile:
                 f"holds state that does not load: {detail}",
                 f"restore it from a copy, {_START_EMPTY}",
             ) from None
-        data = DataFile(conn, os.fspath(target), sync, Rows(numbers, held))
-        data._documents = documents
+        data = DataFile(conn, os.fspath(target), sync, Rows(found.numbers, found.held))
+        data._documents = found.documents
     except BaseException:
         conn.close()
         raise

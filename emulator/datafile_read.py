@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from emulator.calls import JSON
@@ -28,29 +29,6 @@ def _object(text: Any, where: str) -> JSON:
     if type(value) is not dict:
         raise Damaged(f"{where} is not a JSON object")
     return value
-
-
-def _objects(texts: list[Any], valid: list[Any], where: Callable[[int], str]) -> list[JSON]:
-    """Decode rows' JSON objects, or raise Damaged naming the first row that is not one.
-
-    Rows SQLite's json_valid passed are joined into arrays of CHUNK and decoded at once, which
-    is faster and shares their keys; a row json_valid did not pass (or, without SQLite's JSON
-    functions, every row: valid holds None) is decoded alone.
-    """
-    if all(v == 1 for v in valid):
-        out: list[JSON] = []
-        for start in range(0, len(texts), CHUNK):
-            chunk = texts[start : start + CHUNK]
-            try:
-                values = _decode("[" + ",".join(chunk) + "]")
-            except (TypeError, ValueError, RecursionError):
-                break
-            if len(values) != len(chunk) or any(type(v) is not dict for v in values):
-                break
-            out += values
-        else:
-            return out
-    return [_object(text, where(i)) for i, text in enumerate(texts)]
 
 
 def _document(text: Any, name: str) -> Any:
@@ -86,19 +64,68 @@ class _Merchants:
         return f"{table} row {key!r} of merchant {self.name(m)}"
 
 
-def read(
-    rows: Any, has_json: bool = True
-) -> tuple[JSON, dict[str, Any], dict[str, int], dict[int, list[int]]]:
-    """Return the state document the rows hold, the documents, and the numbering for Rows.
+@dataclass
+class Found:
+    """What a data file holds, and what its writer goes on from."""
+
+    doc: JSON  # the state, in the state-file form
+    documents: dict[str, Any]
+    numbers: dict[str, int]  # merchant id -> its number in the file
+    held: dict[int, list[int]]  # merchant number -> [next message id n, oldest n kept]
+    # The most brackets any row's JSON opens: no row nests deeper.
+    brackets: int = 0
+
+
+class _Reader:
+    """Decode rows' JSON objects, keeping the most brackets any of them opens."""
+
+    def __init__(self, has_json: bool) -> None:
+        self.valid = "json_valid(body)" if has_json else "NULL"
+        self.brackets = 0
+
+    def objects(self, got: list[Any], where: Callable[[int], str]) -> list[JSON]:
+        """Decode the bodies of rows whose last columns are (body, json_valid(body)).
+
+        Rows SQLite's json_valid passed are joined into arrays of CHUNK and decoded at once,
+        which is faster and shares their keys; a row json_valid did not pass (or, without
+        SQLite's JSON functions, every row: valid is None) is decoded alone, to name it.
+        """
+        texts = [r[-2] for r in got]
+        out: list[JSON] | None = None
+        if all(r[-1] == 1 for r in got):
+            out = []
+            for start in range(0, len(texts), CHUNK):
+                chunk = texts[start : start + CHUNK]
+                try:
+                    values = _decode("[" + ",".join(chunk) + "]")
+                except (TypeError, ValueError, RecursionError):
+                    out = None
+                    break
+                if len(values) != len(chunk) or any(type(v) is not dict for v in values):
+                    out = None
+                    break
+                out += values
+        if out is None:
+            out = [_object(text, where(i)) for i, text in enumerate(texts)]
+        self.brackets = max(self.brackets, _brackets(texts))
+        return out
+
+
+def _brackets(texts: list[str]) -> int:
+    """Return the most brackets a text opens (decoded already, so each is a str)."""
+    return max((t.count("{") + t.count("[") for t in texts), default=0)
+
+
+def read(rows: Any, has_json: bool = True) -> Found:
+    """Return what the rows hold; whatever does not decode raises Damaged.
 
     rows(sql) returns the query's result rows; has_json says whether SQLite has json_valid.
-    Whatever does not decode raises Damaged.
     """
+    reader = _Reader(has_json)
     found = _Merchants(rows("SELECT m, id FROM merchants"))
-    valid = "json_valid(body)" if has_json else "NULL"
-    got = list(rows(f"SELECT m, id, body, {valid} FROM leads ORDER BY rowid"))
+    got = list(rows(f"SELECT m, id, body, {reader.valid} FROM leads ORDER BY rowid"))
     where = lambda i: found.where("leads", got[i][0], got[i][1])  # noqa: E731
-    for (m, lead_id, _, _), lead in zip(got, _objects(*_texts(got), where), strict=True):
+    for (m, lead_id, _, _), lead in zip(got, reader.objects(got, where), strict=True):
         lead["id"] = lead_id
         found.body(m, "leads")["leads"].append(lead)
     for m, anonymous_id, lead_id in rows(
@@ -106,16 +133,17 @@ def read(
     ):
         visitor = {"anonymous_id": anonymous_id, "lead_id": lead_id}
         found.body(m, "visitors")["visitors"].append(visitor)
-    _events(list(rows(f"SELECT m, seq, lead_id, body, {valid} FROM events ORDER BY m, seq")), found)
+    sql = f"SELECT m, seq, lead_id, body, {reader.valid} FROM events ORDER BY m, seq"
+    _events(list(rows(sql)), found, reader)
     held: dict[int, list[int]] = {}
     for m, n, message_id in rows("SELECT m, n, id FROM message_ids ORDER BY m, n"):
         found.body(m, "message_ids")["message_ids"].append(message_id)
         if type(n) is not int:
             raise Damaged(f"{found.where('message_ids', m, n)} has no whole number")
         held.setdefault(m, [n, n])[0] = n + 1
-    documents = {
-        name: _document(text, name) for name, text in rows("SELECT name, body FROM documents")
-    }
+    texts = list(rows("SELECT name, body FROM documents"))
+    documents = {name: _document(text, name) for name, text in texts}
+    brackets = max(reader.brackets, _brackets([text for _, text in texts]))
     merchants = {found.names[m]: body for m, body in found.bodies.items()}
     for name, body in documents.items():
         if name.startswith(AUDIENCES):
@@ -127,19 +155,14 @@ def read(
         if type(offset) is not int:
             raise Damaged(f"document {CLOCK!r} holds no whole offset_ms")
         doc["clock"] = {"offset_seconds": seconds(offset)}
-    return doc, documents, {v: k for k, v in found.names.items()}, held
+    return Found(doc, documents, {v: k for k, v in found.names.items()}, held, brackets)
 
 
-def _texts(got: list[Any]) -> tuple[list[Any], list[Any]]:
-    """Return the rows' bodies and json_valid flags: their last two columns."""
-    return [r[-2] for r in got], [r[-1] for r in got]
-
-
-def _events(got: list[Any], found: _Merchants) -> None:
+def _events(got: list[Any], found: _Merchants, reader: _Reader) -> None:
     """Append each merchant's events, which must run 1, 2, 3... with no gap."""
     where = lambda i: found.where("events", got[i][0], got[i][1])  # noqa: E731
     last_m, events = None, []
-    for (m, seq, lead_id, _, _), event in zip(got, _objects(*_texts(got), where), strict=True):
+    for (m, seq, lead_id, _, _), event in zip(got, reader.objects(got, where), strict=True):
         if m != last_m:
             last_m, events = m, found.body(m, "events")["events"]
         if seq != len(events) + 1:

@@ -110,13 +110,14 @@ def build(merchant_id: str, body: Mapping[str, Any], now: str | None = None) -> 
     return m
 
 
-def admit(doc: Any) -> dict[str, Any]:
+def admit(doc: Any, *, nesting_checked: bool = False) -> dict[str, Any]:
     """Check a decoded state document by the rule every way in shares, or raise a 400.
 
     Nesting within STATE_DEPTH, the state schema, and lead ids a URL can name: whatever passes
-    can be stored, served and exported again.
+    can be stored, served and exported again. nesting_checked says the nesting is known to be
+    within STATE_DEPTH already (limits.decode_json checked it), so it is not walked again.
     """
-    if not limits.depth_ok(doc, limits.STATE_DEPTH):
+    if not nesting_checked and not limits.depth_ok(doc, limits.STATE_DEPTH):
         raise EmulatorError(
             "invalid_json",
             f"The state is nested too deeply; keep it under {limits.STATE_DEPTH} levels.",
@@ -145,7 +146,8 @@ def load_state_file(path: str) -> dict[str, Any]:
     except OSError as exc:
         raise EmulatorError("invalid_import", f"Cannot read {path}: {exc.strerror}.") from None
     try:
-        return admit(limits.decode_json(raw, limits.STATE_DEPTH, what="the file"))
+        doc = limits.decode_json(raw, limits.STATE_DEPTH, what="the file")
+        return admit(doc, nesting_checked=True)
     except EmulatorError as exc:
         raise EmulatorError(
             "invalid_import", f"{path} is not a state file: {exc.message}"

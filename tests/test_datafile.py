@@ -252,6 +252,10 @@ DAMAGE = {
         lambda p: sql(p, 'UPDATE events SET body = \'{"type": "bogus"}\' WHERE seq = 1'),
         "holds state that does not load",
     ),
+    "too deep": (
+        lambda p: sql(p, 'UPDATE leads SET body = \'{"attributes": ' + "[" * 70 + "]" * 70 + "}'"),
+        "nested too deeply",
+    ),
     "seq gap": (
         lambda p: sql(p, "UPDATE events SET seq = 5 WHERE seq = 2"),
         "jump from seq 1 to 5",

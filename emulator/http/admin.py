@@ -229,7 +229,8 @@ def import_state() -> Response:
     if mode not in ("replace", "merge"):
         raise EmulatorError("invalid_parameter", f"mode must be replace or merge, got {mode!r}.")
     body = json_body(depth=STATE_DEPTH)
-    emulator().store.load(snapshot.admit(body), replace=mode == "replace")
+    body = snapshot.admit(body, nesting_checked=True)  # json_body checked it to STATE_DEPTH
+    emulator().store.load(body, replace=mode == "replace")
     return jsonify(merchants=_merchant_rows())
 
 
