@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,32 +83,32 @@ class _Reader:
         self.valid = "json_valid(body)" if has_json else "NULL"
         self.brackets = 0
 
-    def objects(self, got: list[Any], where: Callable[[int], str]) -> list[JSON]:
-        """Decode the bodies of rows whose last columns are (body, json_valid(body)).
+    def chunks(self, cursor: Any) -> Iterator[list[Any]]:
+        """Yield a query's rows CHUNK at a time: few row texts are held at once."""
+        return iter(lambda: cursor.fetchmany(CHUNK), [])
 
-        Rows SQLite's json_valid passed are joined into arrays of CHUNK and decoded at once,
-        which is faster and shares their keys; a row json_valid did not pass (or, without
-        SQLite's JSON functions, every row: valid is None) is decoded alone, to name it.
+    def objects(self, got: list[Any], table: str, found: _Merchants) -> list[JSON]:
+        """Decode the bodies of rows (m, key, ..., body, json_valid(body)) of a table.
+
+        Rows SQLite's json_valid passed are joined into one array and decoded at once, which
+        is faster and shares their keys; a row json_valid did not pass (or, without SQLite's
+        JSON functions, every row: valid is None) is decoded alone, to name it.
         """
         texts = [r[-2] for r in got]
-        out: list[JSON] | None = None
+        out: Any = None
         if all(r[-1] == 1 for r in got):
-            out = []
-            for start in range(0, len(texts), CHUNK):
-                chunk = texts[start : start + CHUNK]
-                try:
-                    values = _decode("[" + ",".join(chunk) + "]")
-                except (TypeError, ValueError, RecursionError):
-                    out = None
-                    break
-                if len(values) != len(chunk) or any(type(v) is not dict for v in values):
-                    out = None
-                    break
-                out += values
+            try:
+                out = _decode("[" + ",".join(texts) + "]")
+            except (TypeError, ValueError, RecursionError):
+                out = None
+            if out is not None and (
+                len(out) != len(texts) or any(type(v) is not dict for v in out)
+            ):
+                out = None
         if out is None:
-            out = [_object(text, where(i)) for i, text in enumerate(texts)]
+            out = [_object(r[-2], found.where(table, r[0], r[1])) for r in got]
         self.brackets = max(self.brackets, _brackets(texts))
-        return out
+        return out  # type: ignore[no-any-return]
 
 
 def _brackets(texts: list[str]) -> int:
@@ -123,18 +123,19 @@ def read(rows: Any, has_json: bool = True) -> Found:
     """
     reader = _Reader(has_json)
     found = _Merchants(rows("SELECT m, id FROM merchants"))
-    got = list(rows(f"SELECT m, id, body, {reader.valid} FROM leads ORDER BY rowid"))
-    where = lambda i: found.where("leads", got[i][0], got[i][1])  # noqa: E731
-    for (m, lead_id, _, _), lead in zip(got, reader.objects(got, where), strict=True):
-        lead["id"] = lead_id
-        found.body(m, "leads")["leads"].append(lead)
+    leads = rows(f"SELECT m, id, body, {reader.valid} FROM leads ORDER BY rowid")
+    for got in reader.chunks(leads):
+        for (m, lead_id, _, _), lead in zip(got, reader.objects(got, "leads", found), strict=True):
+            lead["id"] = lead_id
+            found.body(m, "leads")["leads"].append(lead)
     for m, anonymous_id, lead_id in rows(
         "SELECT m, anonymous_id, lead_id FROM visitors ORDER BY rowid"
     ):
         visitor = {"anonymous_id": anonymous_id, "lead_id": lead_id}
         found.body(m, "visitors")["visitors"].append(visitor)
-    sql = f"SELECT m, seq, lead_id, body, {reader.valid} FROM events ORDER BY m, seq"
-    _events(list(rows(sql)), found, reader)
+    events = rows(f"SELECT m, seq, lead_id, body, {reader.valid} FROM events ORDER BY m, seq")
+    for got in reader.chunks(events):
+        _events(got, found, reader)
     held: dict[int, list[int]] = {}
     for m, n, message_id in rows("SELECT m, n, id FROM message_ids ORDER BY m, n"):
         found.body(m, "message_ids")["message_ids"].append(message_id)
@@ -159,10 +160,12 @@ def read(rows: Any, has_json: bool = True) -> Found:
 
 
 def _events(got: list[Any], found: _Merchants, reader: _Reader) -> None:
-    """Append each merchant's events, which must run 1, 2, 3... with no gap."""
-    where = lambda i: found.where("events", got[i][0], got[i][1])  # noqa: E731
-    last_m, events = None, []
-    for (m, seq, lead_id, _, _), event in zip(got, reader.objects(got, where), strict=True):
+    """Append a chunk of each merchant's events, which must run 1, 2, 3... with no gap."""
+    last_m: Any = None
+    events: list[JSON] = []
+    for (m, seq, lead_id, _, _), event in zip(
+        got, reader.objects(got, "events", found), strict=True
+    ):
         if m != last_m:
             last_m, events = m, found.body(m, "events")["events"]
         if seq != len(events) + 1:
