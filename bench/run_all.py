@@ -21,6 +21,7 @@ SCRIPTS = {
     "memory": [],
     "queries": [],
     "wiremock": [],
+    "plans": [],
     "longpoll": [],
     "journal_memory": [],
     "durable": [],
@@ -93,6 +94,11 @@ def report(results: dict[str, dict[str, Any]]) -> str:
         out.append(f"### Versus WireMock ({r['jar']}, start {r['wiremock_start_s']} s)")
         out.append(_table(list(r["ratios"][0]), [list(x.values()) for x in r["ratios"]]))
         out.append("RSS MB after the run: " + json.dumps(r["rss_mb"]))
+    if "plans" in results:
+        r = results["plans"]
+        out.append(f"### Ingest with a {r['rules']}-rule tracking plan beside without")
+        out.append(_table(list(r["ratios"][0]), [list(x.values()) for x in r["ratios"]]))
+        out.append(_table(list(r["in_process"][0]), [list(x.values()) for x in r["in_process"]]))
     if "longpoll" in results:
         out.append("### Writes and long-polls (ms; one keep-alive connection writes in turn)")
         rows = []

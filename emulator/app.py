@@ -55,6 +55,7 @@ def build(settings: Any = None) -> Flask:
     from emulator.http import clock as clock_http
     from emulator.http import computed as computed_http
     from emulator.http import engage as engage_http
+    from emulator.http import plans as plans_http
     from emulator.settings import Settings
     from emulator.state import Emulator
 
@@ -76,6 +77,7 @@ def build(settings: Any = None) -> Flask:
     app.register_blueprint(engage_http.bp)
     app.register_blueprint(meta.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(plans_http.bp)
     app.register_blueprint(clock_http.bp)
     app.register_blueprint(computed_http.bp)
     app.after_request(_cors)

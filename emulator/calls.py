@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,3 +33,5 @@ class Call:
     message_id: str | None = None
     # When it happened (Segment's corrected timestamp); None means when it was received.
     timestamp: str | None = None
+    # What it breaks in the merchant's tracking plan: () when it conforms, None when unchecked.
+    violations: Sequence[JSON] | None = None

@@ -88,6 +88,12 @@ SERVE_OPTIONS = (
     ),
     Option("--journal-max-bytes", "request journal memory bound (default 67108864)", _whole),
     Option("--journal-body-bytes", "request body bytes the journal keeps (default 16384)", _whole),
+    Option(
+        "--tracking-plan",
+        "a Segment tracking plan JSON file for every merchant, or MERCHANT=FILE for one; "
+        "repeatable (the variable takes a comma-separated list)",
+        repeat=True,
+    ),
     Option("--data-file", "SQLite file that keeps the state across restarts and crashes"),
     Option("--data-sync", "normal (default): survives a crash; full: survives power loss too"),
     Option("--import-mode", "replace or merge: what --import does to a data file holding data"),
@@ -217,6 +223,8 @@ def settings_from(values: dict[str, Any]) -> Settings:
         )
     if "allowed_host" in values:
         kwargs["allowed_hosts"] = tuple(split_list(values["allowed_host"]))
+    if "tracking_plan" in values:
+        kwargs["tracking_plans"] = tuple(split_list(values["tracking_plan"]))
     return Settings(**kwargs)
 
 

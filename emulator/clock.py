@@ -14,8 +14,9 @@ from emulator.errors import EmulatorError
 
 SECOND, MINUTE, HOUR, DAY = 1000, 60_000, 3_600_000, 86_400_000
 UNITS = {"d": DAY, "h": HOUR, "m": MINUTE, "s": SECOND}
-# The last instant an ISO-8601 year of four digits can name.
-MAX_MS = 253_402_300_799_999
+# The first and last instants an ISO-8601 year of four digits can name.
+MIN_MS = -62_135_596_800_000  # 0001-01-01T00:00:00.000Z
+MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 MAX_SECONDS = 10**12  # a JSON number of seconds; duration.json says the same
 DURATION_HELP = (
     "write up to four numbers with units s, m, h or d, like '6h', '90m' or '1h 30m', "
@@ -38,7 +39,8 @@ def format_ms(ms: int) -> str:
     whole, millis = divmod(ms, 1000)
     second, prefix = _second  # formatted once per second; every call reads one tuple
     if whole != second:
-        prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        # isoformat pads every year to four digits; strftime's %Y does not on every platform.
+        prefix = datetime.fromtimestamp(whole, UTC).isoformat(timespec="seconds")[:19]
         _second = (whole, prefix)
     return f"{prefix}.{millis:03d}Z"
 
@@ -57,9 +59,11 @@ def parse_time(text: str) -> int | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     try:
-        return round(when.timestamp() * 1000)
+        ms = round(when.timestamp() * 1000)
     except (OverflowError, OSError, ValueError):
         return None
+    # An offset can carry a time of year 1 back past the first instant the clock can show.
+    return ms if ms >= MIN_MS else None
 
 
 def parse_duration(value: Any) -> int | None:
@@ -157,6 +161,12 @@ class Clock:
             if target_ms > now:
                 self._offset += target_ms - now
                 self._last = target_ms
+
+    def advance(self, by_ms: int) -> None:
+        """Move the clock forward by exactly by_ms: the offset grows by that much."""
+        with self._lock:
+            self._offset += max(0, min(by_ms, MAX_MS - self._real() - self._offset))
+            self._last = max(self._last, min(self._real() + self._offset, MAX_MS))
 
     def catch_up(self, offset_ms: int) -> None:
         """Raise the offset to offset_ms if that is larger; never move back, nor past MAX_MS."""

@@ -83,6 +83,9 @@ class Sync:
     joined: list[str] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
     messages: list[JSON] = field(default_factory=list)
+    # Against the merchant's tracking plan: the identifies it blocked, and every one breaking it.
+    skipped: list[JSON] = field(default_factory=list)
+    violations: list[JSON] = field(default_factory=list)
 
 
 def computation_id(key: str) -> str:

@@ -11,6 +11,8 @@ import contract
 from emulator import destination, engage, forwarding, limits
 from emulator.calls import JSON, Call
 from emulator.errors import EmulatorError
+from emulator.plans import Checked
+from emulator.plans import Plan as TrackingPlan
 
 MAX_MESSAGE = 32 * 1024  # Segment: 32 KB per message
 MAX_BATCH = 2_500  # Segment: messages per batch; past it every one is dropped
@@ -103,6 +105,10 @@ class Plan:
     errors: list[JSON] = field(default_factory=list)
     drops: list[JSON] = field(default_factory=list)
     oversized: bool = False
+    # Against a tracking plan: the journal's record of each call that breaks it, and each
+    # checked call with the position of its entry (None: blocked, with no message id).
+    violations: list[JSON] = field(default_factory=list)
+    checked: list[tuple[int | None, Checked]] = field(default_factory=list)
 
     def _invalid(self, index: int, message: Any, field_name: str, text: str) -> None:
         self.errors.append({"index": index, "field": field_name, "message": text})
@@ -141,6 +147,47 @@ class Plan:
         applied = [c for c in calls if id(c) not in gone]
         return skipped, self._summary(applied, skipped)
 
+    def verdicts(self, repeats: Sequence[int]) -> tuple[list[JSON], list[Checked]]:
+        """Return the journal's violations and the checked calls, repeats left out."""
+        if not repeats:
+            return self.violations, [c for _, c in self.checked]
+        again = set(repeats)
+        indexes = {self.indexes[p] for p in again}
+        return (
+            [v for v in self.violations if v["index"] not in indexes],
+            [c for pos, c in self.checked if pos is None or pos not in again],
+        )
+
+    def check(
+        self, index: int, message: Mapping[str, Any], tracking: TrackingPlan, call: Call
+    ) -> bool:
+        """Check a forwarded message against the plan; return whether the plan blocks it."""
+        found = tracking.check(message)
+        blocked = tracking.blocked(found) if found else []
+        if found:
+            self.violations.append(
+                {
+                    "index": index,
+                    "type": call.type,
+                    "event": message.get("event") if call.type == "track" else None,
+                    "blocked": bool(blocked),
+                    "violations": list(found),
+                }
+            )
+        position: int | None = len(self.entries)
+        if blocked:
+            reason = f"blocked by the tracking plan ({', '.join(blocked)})"
+            self.skipped.append({"index": index, "type": call.type, "reason": reason})
+            if call.message_id is None:
+                position = None
+            else:
+                self.entries.append(call.message_id)
+                self.indexes.append(index)
+        else:
+            call.violations = found
+        self.checked.append((position, (tracking.label(message), found)))
+        return bool(blocked)
+
     def _summary(self, calls: list[Call], skipped: list[JSON]) -> str:
         parts = [f"{c.type} {c.event!r}" if c.event else f"{c.type} {c.lead_id}" for c in calls[:3]]
         if len(calls) > 3:
@@ -159,10 +206,13 @@ def plan(
     now: str | None = None,
     sent_at: Any = None,
     schema: str = "segment-message",
+    tracking: TrackingPlan | None = None,
 ) -> Plan:
     """Check every message and map it, noting each skip and each invalid message by index.
 
     `now` is the receive time and `sent_at` the batch's sentAt, for Segment's timestamps.
+    With a tracking plan, each forwarded message is checked as it was received (before the
+    mapping); a message the plan's settings block is skipped, as rules 2-5 skip.
     A message is never larger than the body it came in (plus the few bytes of a `type` the
     single-message endpoints add), so a body well under the per-message limit is not measured
     message by message.
@@ -200,6 +250,8 @@ def plan(
         problem = _id_problem(mapped)
         if problem is not None:
             out._invalid(index, message, *problem)
+            continue
+        if tracking is not None and out.check(index, message, tracking, mapped):
             continue
         out.entries.append(mapped)
         out.indexes.append(index)

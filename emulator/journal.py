@@ -43,6 +43,8 @@ class Note:
     summary: str | None = None
     # Messages not accepted: {index, reason, ...}; on a rejected call, what it would drop.
     drops: list[JSON] = field(default_factory=list)
+    # Calls that break the merchant's tracking plan: {index, type, event, blocked, violations}.
+    violations: list[JSON] = field(default_factory=list)
     # The request as received: headers without credentials, and the start of the body.
     headers: dict[str, str] | None = None
     body: str | None = None

@@ -17,6 +17,7 @@ from emulator.nearmiss import (
     no_lead_lines,
 )
 from emulator.nearmiss_engage import AudienceFacts, describe_audience_miss
+from emulator.planview import PlanChecks
 
 JSON = dict[str, Any]
 # The admin API caps one long-poll at 60 s; longer waits chain several.
@@ -49,7 +50,7 @@ def _quote(part: str) -> str:
     return urllib.parse.quote(part, safe="")
 
 
-class MerchantView:
+class MerchantView(PlanChecks):
     """One merchant's leads, events and audiences, with waiting assertions."""
 
     def __init__(self, client: Client, merchant_id: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from sys import intern
 from typing import Any
@@ -37,6 +38,7 @@ class Event:
         "source",
         "timestamp",
         "type",
+        "violations",
     )
 
     def __init__(
@@ -52,6 +54,7 @@ class Event:
         received_at: str,
         message_id: str | None = None,
         timestamp: str | None = None,
+        violations: Sequence[JSON] | None = None,
     ) -> None:
         self.seq = seq
         self.type = type
@@ -65,6 +68,8 @@ class Event:
         self.message_id = message_id
         # None when it is received_at, which most events' timestamps are.
         self.timestamp = timestamp
+        # The tracking plan's verdict: () when it conforms, None when no plan checked it.
+        self.violations = violations
 
     def to_json(self) -> JSON:
         """Return the wire form of the event."""
@@ -80,6 +85,7 @@ class Event:
             "received_at": self.received_at,
             "timestamp": self.timestamp or self.received_at,
             "message_id": self.message_id,
+            "violations": None if self.violations is None else list(self.violations),
         }
 
 
@@ -260,6 +266,7 @@ class Merchant:
             received_at=now,
             message_id=call.message_id,
             timestamp=call.timestamp if call.timestamp != now else None,
+            violations=call.violations,
         )
         self.add_event(event)
         if self.touched is not None:

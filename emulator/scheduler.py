@@ -15,7 +15,26 @@ from emulator.audience import Membership
 from emulator.calls import JSON, Call
 from emulator.clock import MAX_MS, Clock, format_ms
 from emulator.errors import EmulatorError
+from emulator.planbook import PlanBook
+from emulator.plans import Plan as TrackingPlan
 from emulator.store import Store
+
+
+def _engage_plan(
+    messages: Sequence[JSON], at: str, tracking: TrackingPlan | None = None
+) -> ingest.Plan:
+    """Map Engage's identifies to calls at their time, each checked against the tracking plan."""
+    out = ingest.Plan(len(messages))
+    for index, message in enumerate(messages):
+        call = ingest.to_call(message, at)
+        if not isinstance(call, Call):
+            continue
+        if tracking is not None and out.check(index, message, tracking, call):
+            continue
+        out.entries.append(call)
+        out.indexes.append(index)
+    return out
+
 
 # One POST /_emulator/clock runs at most this many syncs; advance in steps beyond it.
 MAX_SYNCS = 10_000
@@ -24,9 +43,11 @@ MAX_SYNCS = 10_000
 class Scheduler:
     """Define computed audiences, run their syncs when they fall due, and move the clock."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, plans: PlanBook | None = None) -> None:
         self.store = store
         self.clock = clock
+        # The merchants' tracking plans, which Engage's identifies are checked against.
+        self.plans = plans or PlanBook()
         # One sync at a time, so that two never diff the same members.
         self._lock = threading.Lock()
 
@@ -67,8 +88,13 @@ class Scheduler:
         """Send Engage's identifies for who entered and left, mapped, at the sync's time."""
         at = format_ms(sync.at_ms)
         result = engage.sync(sync.key, sync.previous, sync.members, sync.first, at, sync.emails)
-        calls = [c for c in (ingest.to_call(m, at) for m in result.messages) if isinstance(c, Call)]
-        self.store.deliver(sync.merchant_id, calls, now=at)
+        tracking = self.plans.plan_for(sync.merchant_id)
+        plan = _engage_plan(result.messages, at, tracking)
+        repeats = self.store.deliver(sync.merchant_id, plan.entries, now=at)
+        if tracking is not None:
+            result.skipped = plan.skipped
+            result.violations, checked = plan.verdicts(repeats)
+            self.plans.record(sync.merchant_id, tracking, checked)
         return result
 
     def _sync(self, sync: Membership, scheduled: bool) -> tuple[JSON, list[JSON]]:
@@ -135,7 +161,11 @@ class Scheduler:
                     f"syncs, more than {MAX_SYNCS} at once; move it in smaller steps.",
                     field=field,
                 )
-            self.clock.move_to(target_ms)
+            # An advance grows the offset by exactly its duration, however long this took.
+            if by is not None:
+                self.clock.advance(by)
+            else:
+                self.clock.move_to(target_ms)
             self.store.note_clock()
             try:
                 syncs = self._run_due(target_ms, strict=True)

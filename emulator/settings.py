@@ -47,6 +47,8 @@ class Settings:
     # How /v1 answers invalid messages: faithful drops them alone, as Segment does; strict
     # rejects the whole request.
     segment_responses: str = "faithful"
+    # Tracking plan files: "FILE" applies to every merchant, "MERCHANT=FILE" to one.
+    tracking_plans: tuple[str, ...] = ()
     # A SQLite file holding the state durably; None keeps it in memory only.
     data_file: str | None = None
     # normal survives a crash of the process; full survives losing power too.
@@ -55,6 +57,8 @@ class Settings:
     import_mode: str | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "tracking_plans", tuple(self.tracking_plans))
+        tracking_plan_files(self.tracking_plans)
         for name in (
             "max_events",
             "journal_size",
@@ -159,6 +163,37 @@ def parse_pairs(
             )
         out[left] = right
     return out
+
+
+def tracking_plan_files(specs: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
+    """Split --tracking-plan values into the plan for all merchants and those for one each.
+
+    "MERCHANT=FILE" names a merchant when MERCHANT is a usable merchant id; anything else is a
+    FILE for every merchant (write ./a=b.json for a file whose name looks like that).
+    """
+    every: str | None = None
+    own: dict[str, str] = {}
+    for spec in specs:
+        left, sep, right = spec.partition("=")
+        if sep and valid_id(left) and right:
+            if left in own:
+                raise EmulatorError(
+                    "invalid_setting", f"--tracking-plan names merchant {left!r} twice."
+                )
+            own[left] = right
+        elif not spec:
+            raise EmulatorError(
+                "invalid_setting", "--tracking-plan expects FILE or MERCHANT=FILE, got ''."
+            )
+        elif every is not None:
+            raise EmulatorError(
+                "invalid_setting",
+                f"--tracking-plan gives two plans for every merchant ({every!r} and {spec!r}); "
+                "give one, and MERCHANT=FILE for a merchant's own.",
+            )
+        else:
+            every = spec
+    return every, own
 
 
 def valid_id(value: str) -> bool:

@@ -79,6 +79,7 @@ def build(merchant_id: str, body: Mapping[str, Any], now: str | None = None) -> 
             source=raw.get("source", "import"),
             received_at=raw.get("received_at") or stamp,
             message_id=raw.get("message_id"),
+            violations=raw.get("violations"),
         )
         timestamp = raw.get("timestamp")
         ev.timestamp = timestamp if timestamp != ev.received_at else None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from emulator.clock import Clock
 from emulator.journal import Journal
+from emulator.planbook import PlanBook
 from emulator.scheduler import Scheduler
 from emulator.settings import Settings
 from emulator.store import Store
@@ -20,6 +21,7 @@ class Emulator:
     journal: Journal
     clock: Clock
     scheduler: Scheduler
+    plans: PlanBook
 
     @classmethod
     def build(cls, settings: Settings) -> Emulator:
@@ -31,7 +33,8 @@ class Emulator:
 
             datafile.open_into(store, settings.data_file, settings.data_sync)
         journal = Journal(settings.journal_size, settings.journal_max_bytes, clock)
-        return cls(settings, store, journal, clock, Scheduler(store, clock))
+        plans = PlanBook.from_settings(settings)
+        return cls(settings, store, journal, clock, Scheduler(store, clock, plans), plans)
 
     def close(self) -> None:
         """Release every long-poll, of the store and the journal: the server is stopping."""

@@ -21,6 +21,8 @@ from emulator.client import (
 )
 from emulator.isolation import IsolatedMerchant, merchant_id_for, strict_refusal
 from emulator.merchant import describe_drops, dropped_calls
+from emulator.plancoverage import NAME as COVERAGE
+from emulator.plancoverage import PlanCoverage
 
 __all__ = [
     "EmulatorAPIError",
@@ -55,6 +57,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=DEFAULT_TIMEOUT,
         help=f"seconds the assertions wait for data (default {DEFAULT_TIMEOUT:g})",
     )
+    group.addoption(
+        "--wishpond-tracking-plan",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a tracking plan for the in-process emulator: FILE for every merchant, "
+        "MERCHANT=FILE for one; repeatable",
+    )
+    group.addoption(
+        "--wishpond-plan-report",
+        default=None,
+        metavar="PATH",
+        help="write the session's tracking plan coverage to PATH as JUnit XML",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Watch the session's tracking plan coverage; refuse a plan for a server not ours."""
+    if config.getoption("wishpond_tracking_plan") and (
+        config.getoption("wishpond_url") or os.environ.get(URL_ENV)
+    ):
+        raise pytest.UsageError(
+            "--wishpond-tracking-plan configures the in-process emulator, but --wishpond-url "
+            f"(or {URL_ENV}) names a running one: start that emulator with --tracking-plan "
+            "FILE (WISHPOND_EMULATOR_TRACKING_PLAN), or give tests their plan with "
+            "wishpond_merchant.set_tracking_plan(FILE)."
+        )
+    config.pluginmanager.register(PlanCoverage(config), COVERAGE)
+
+
+def _coverage(config: pytest.Config) -> PlanCoverage:
+    plugin = config.pluginmanager.get_plugin(COVERAGE)
+    assert isinstance(plugin, PlanCoverage)
+    return plugin
 
 
 @pytest.fixture(scope="session")
@@ -73,11 +109,21 @@ def wishpond_emulator_url(
     url = request.config.getoption("wishpond_url") or os.environ.get(URL_ENV)
     request.config.stash[_OWNED] = not url
     if url:
-        EmulatorClient(url, _token(request.config)).wait_ready()
+        client = EmulatorClient(url, _token(request.config))
+        client.wait_ready()
         yield url.rstrip("/")
+        _coverage(request.config).gather(client, owned=False)
         return
-    with _in_process(wishpond_emulator_settings, _token(request.config)) as served:
+    settings = wishpond_emulator_settings
+    plans = tuple(request.config.getoption("wishpond_tracking_plan"))
+    if plans:
+        from dataclasses import replace
+
+        settings = replace(settings, tracking_plans=(*settings.tracking_plans, *plans))
+    token = settings.admin_token or _token(request.config)
+    with _in_process(settings, token) as served:
         yield served
+        _coverage(request.config).gather(EmulatorClient(served, token), owned=True)
 
 
 @pytest.fixture
@@ -110,6 +156,7 @@ def wishpond_merchant(
         configured = [m["id"] for m in wishpond_emulator.merchants() if m.get("configured")]
         pytest.fail(strict_refusal(wishpond_emulator.url, merchant.id, configured), pytrace=False)
     merchant.reset()
+    _coverage(request.config).merchants.add(merchant.id)
     if not request.config.stash.get(_OWNED, False):
         # A shared server: report this merchant's drops only. Its reset forgot its journal
         # entries, so what the journal holds for it from now on is this test's.

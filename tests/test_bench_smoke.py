@@ -159,3 +159,19 @@ def test_without_wrk_the_bench_says_how_to_install_it(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "wrk is not installed" in done.stderr and "apt-get install wrk" in done.stderr
+
+
+def test_plans_measure_ingest_with_a_plan_beside_without(tmp_path: Path) -> None:
+    require_tool("wrk", "the load generator of the bench")
+    result = run_bench("plans", tmp_path)
+    assert result["rules"] == 50
+    # The plan was applied on both surfaces, and the conforming calls broke none of it.
+    assert all(c["planned_seen"] > 0 and c["violations"] == 0 for c in result["checked"].values())
+    assert {(r["app"], r["load"]) for r in result["rows"]} == {
+        (app, load) for app in ("with_plan", "without") for load in ("batch", "track")
+    }
+    for row in result["rows"]:
+        assert_load_figures(row)
+    assert all(r["ratio"] > 0 for r in result["ratios"])
+    assert {r["load"] for r in result["in_process"]} == {"batch", "track"}
+    assert all(r["cpu_ratio"] > 0 for r in result["in_process"])

@@ -138,6 +138,7 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
         "WISHPOND_EMULATOR_JOURNAL_MAX_BYTES": "100000",
         "WISHPOND_EMULATOR_JOURNAL_BODY_BYTES": "512",
         "WISHPOND_EMULATOR_SEGMENT_RESPONSES": "strict",
+        "WISHPOND_EMULATOR_TRACKING_PLAN": "all.json,m1=m1.json",
         "WISHPOND_EMULATOR_DATA_FILE": "state.db",
         "WISHPOND_EMULATOR_DATA_SYNC": "full",
         "WISHPOND_EMULATOR_IMPORT_MODE": "merge",
@@ -160,6 +161,7 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
     assert settings.allowed_hosts == ("emulator.test", "ci.internal")
     assert (settings.journal_max_bytes, settings.journal_body_bytes) == (100_000, 512)
     assert settings.segment_responses == "strict"
+    assert settings.tracking_plans == ("all.json", "m1=m1.json")
     assert (settings.data_file, settings.data_sync, settings.import_mode) == (
         "state.db",
         "full",
@@ -183,6 +185,13 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
         ([], {"WISHPOND_EMULATOR_PORT": "eighty"}, "WISHPOND_EMULATOR_PORT"),
         (["--import", "/does/not/exist.json"], {}, "Cannot read"),
         (["--segment-responses", "lenient"], {}, "must be faithful or strict"),
+        (["--tracking-plan", "/no/plan.json"], {}, "--tracking-plan /no/plan.json: cannot read"),
+        (["--tracking-plan", "a.json", "--tracking-plan", "b.json"], {}, "two plans for every"),
+        (
+            [],
+            {"WISHPOND_EMULATOR_TRACKING_PLAN": "m1=a.json,m1=b.json"},
+            "names merchant 'm1' twice",
+        ),
     ],
 )
 def test_bad_settings_exit_2_with_a_message(
@@ -199,6 +208,29 @@ def test_import_of_a_bad_state_file_names_the_problem(
     bad.write_text(json.dumps({"merchants": {"m": {"events": [{"type": "click"}]}}}))
     assert main(["--import", str(bad)], {}) == 2
     assert "not a state file" in capsys.readouterr().err
+
+
+def test_a_tracking_plan_that_is_not_valid_is_one_line_naming_rule_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"rules": [{"type": "TRACK", "key": "Signed Up", "jsonSchema": 1}]}))
+    assert main(["--tracking-plan", f"shop={plan}"], {}) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"--tracking-plan shop={plan}: " in err
+    assert "rule 0 (TRACK 'Signed Up') at rules.0.jsonSchema" in err
+
+
+def test_a_served_plan_checks_calls(tmp_path: Path, serve: Callable[..., Served]) -> None:
+    plan = tmp_path / "shop.json"
+    plan.write_text(json.dumps({"rules": [{"type": "TRACK", "key": "Paid", "jsonSchema": {}}]}))
+    served = serve(env={"WISHPOND_EMULATOR_TRACKING_PLAN": str(plan)})
+    body = {"merchant_id": "m", "write_key": "k", "anonymous_id": "v", "event": "Other"}
+    event = requests.post(f"{served.url}/tracker/v1/track", json=body, timeout=5).json()["event"]
+    assert [v["kind"] for v in event["violations"]] == ["unplanned_event"]
+    report = requests.get(f"{served.url}/_emulator/merchants/m/tracking-plan/report", timeout=5)
+    assert report.json()["plan"] == "shop" and report.json()["unplanned_seen"] == ["Other"]
 
 
 def test_concurrent_calls_to_a_served_process_are_all_kept(serve: Callable[..., Served]) -> None:

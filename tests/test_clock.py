@@ -209,3 +209,27 @@ def test_admin_token_guards_the_clock() -> None:
     assert client.post(CLOCK, json={"advance": "1h"}).status_code == 401
     ok = client.post(CLOCK, json={"advance": "1h"}, headers={"Authorization": "Bearer t0k"})
     assert ok.status_code == 200
+
+
+def test_a_time_before_year_one_in_utc_is_refused_with_a_400(client: FlaskClient) -> None:
+    # 00:48 on 0001-01-01 at +13:40 is still year 0 in UTC: no ISO-8601 clock reading shows it.
+    before = client.get("/_emulator/clock").json
+    r = client.post("/_emulator/clock", json={"set": "0001-01-01T00:48:10.821713+13:40"})
+    assert r.status_code == 400 and r.json["error"]["code"] != "internal_error"
+    assert "set" in r.json["error"]["message"]
+    assert client.get("/_emulator/clock").json["offset_seconds"] == before["offset_seconds"]
+
+
+def test_an_advance_grows_the_offset_by_exactly_its_duration_however_long_it_takes() -> None:
+    from itertools import count
+
+    from emulator.clock import HOUR, Clock
+    from emulator.scheduler import Scheduler
+    from emulator.store import Store
+
+    ticks = count(1_700_000_000_000, 7)  # real time moves 7 ms at every reading
+    clock = Clock(real=lambda: next(ticks))
+    scheduler = Scheduler(Store(clock=clock), clock)
+    for _ in range(5):
+        scheduler.move_clock("advance", by=6 * HOUR)
+    assert clock.offset_ms == 30 * HOUR

@@ -309,3 +309,15 @@ def test_rows_read_the_same_without_sqlites_json_functions(tmp_path: Path) -> No
         assert read(conn.execute, has_json=True) == read(conn.execute, has_json=False)
     finally:
         conn.close()
+
+
+def test_events_keep_their_tracking_plan_verdicts_across_a_restart(
+    opened: Callable[..., Flask],
+) -> None:
+    plan = str(Path(__file__).resolve().parent.parent / "fixtures" / "tracking-plan.json")
+    client = opened(tracking_plans=(plan,)).test_client()
+    track(client, "Not In The Plan", id="u1", properties={"x": 1})
+    before = state(client)
+    [event] = before["merchants"]["m1"]["events"]
+    assert event["violations"] and event["violations"][0]["kind"] == "unplanned_event"
+    assert state(opened(tracking_plans=(plan,)).test_client()) == before

@@ -188,6 +188,7 @@ def reset_merchant(merchant_id: str) -> Response:
     emu = emulator()
     emu.store.reset(merchant_id)
     emu.journal.forget(merchant_id)
+    emu.plans.forget(merchant_id)
     return jsonify(reset=merchant_id)
 
 
@@ -198,6 +199,7 @@ def reset_all() -> Response:
     emu = emulator()
     emu.store.reset()
     emu.journal.clear()
+    emu.plans.clear()
     return jsonify(reset="all")
 
 

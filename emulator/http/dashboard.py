@@ -24,6 +24,7 @@ ASSETS = {
     "dashboard-journal.js": "text/javascript; charset=utf-8",
     "dashboard-leads.js": "text/javascript; charset=utf-8",
     "dashboard-live.js": "text/javascript; charset=utf-8",
+    "dashboard-plan.js": "text/javascript; charset=utf-8",
     "dashboard-route.js": "text/javascript; charset=utf-8",
     "dashboard-state.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",

@@ -72,6 +72,7 @@ def _sync(note: Note, key: str, name: str | None, members: list[str]) -> Respons
     merchant_id = note.merchant_id
     assert merchant_id is not None
     result = emulator().scheduler.sync_members(merchant_id, key, members)
+    note.skipped, note.violations = result.skipped, result.violations
     note.summary = f"sync {key}: +{len(result.joined)} -{len(result.left)}"
     return jsonify(
         merchant_id=merchant_id,

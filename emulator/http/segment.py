@@ -196,20 +196,25 @@ def _handle(note: Note, kind: str | None) -> Response:
         if strict:
             raise EmulatorError("too_many_messages", reason)
         return answer
+    assert note.merchant_id is not None
+    tracking = emulator().plans.plan_for(note.merchant_id)
     plan = ingest.plan(
         messages,
         len(data),
         now=now,
         sent_at=body.get("sentAt") if kind is None else None,
         schema="segment-message" if kind is None else f"segment-{kind}",
+        tracking=tracking,
     )
     note.drops = plan.drops
     refusal = plan.refusal(strict)
     if refusal is not None:
         raise refusal
-    assert note.merchant_id is not None
     repeats = emulator().store.deliver(note.merchant_id, plan.entries, now=now)
     note.skipped, note.summary = plan.settle(repeats)
+    if tracking is not None:
+        note.violations, checked = plan.verdicts(repeats)
+        emulator().plans.record(note.merchant_id, tracking, checked)
     return _answer(len(plan.drops))
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, send_file
 
-from emulator.calls import JSON
+from emulator import plans
+from emulator.calls import JSON, Call
+from emulator.errors import EmulatorError
 from emulator.http.common import authenticate, check, emulator, journaled, json_body
 from emulator.http.docs import documenter
 from emulator.journal import Note
@@ -14,7 +17,7 @@ from emulator.journal import Note
 bp = Blueprint("tracker", __name__)
 CONNECT_JS = Path(__file__).resolve().parent.parent / "static" / "connect.js"
 documented = documenter(
-    errors=(400, 401, 413, 415, 507), content_types=("application/json", "text/plain")
+    errors=(400, 401, 413, 415, 422, 507), content_types=("application/json", "text/plain")
 )
 
 
@@ -27,15 +30,54 @@ def _begin(note: Note, schema: str) -> JSON:
     return body
 
 
+def _blocked(kind: str, tracking: plans.Plan, kinds: list[str], found: Sequence[JSON]) -> Exception:
+    first = found[0]
+    return EmulatorError(
+        "blocked_by_tracking_plan",
+        f"The {kind} breaks tracking plan {tracking.name!r}, whose settings block "
+        f"{', '.join(kinds)} ({first['field']}: {first['message']}), so nothing was applied. "
+        "Send what the plan describes, or take the kind out of settings.block.",
+        422,
+        violations=list(found),
+    )
+
+
+def _apply(note: Note, kind: str, body: JSON, call: Call) -> tuple[JSON | None, JSON]:
+    """Check the call against the merchant's tracking plan, apply it, and count it.
+
+    A call whose violations the plan's settings block is refused with 422, applying nothing.
+    """
+    emu = emulator()
+    merchant_id = body["merchant_id"]
+    tracking = emu.plans.plan_for(merchant_id)
+    if tracking is None:
+        return emu.store.apply(merchant_id, [call])[0]
+    message = plans.tracker_message(kind, body)
+    call.violations = found = tracking.check(message)
+    checked = [(tracking.label(message), found)]
+    blocked = tracking.blocked(found) if found else []
+    if found:
+        event = body.get("event") if kind == "track" else None
+        entry = {"index": 0, "type": kind, "event": event, "blocked": bool(blocked)}
+        note.violations = [{**entry, "violations": list(found)}]
+    if blocked:
+        emu.plans.record(merchant_id, tracking, checked)
+        raise _blocked(kind, tracking, blocked, found)
+    result = emu.store.apply(merchant_id, [call])[0]
+    emu.plans.record(merchant_id, tracking, checked)
+    return result
+
+
 @bp.post("/tracker/v1/identify")
 @documented("Tracker identify", request="tracker-identify", response="identify-response")
 @journaled
 def identify(note: Note) -> Response:
     """Create or merge a lead."""
     body = _begin(note, "tracker-identify")
-    lead = emulator().store.identify(
-        body["merchant_id"], body["id"], body.get("attributes", {}), body.get("anonymous_id")
+    call = Call(
+        "identify", body["id"], body.get("anonymous_id"), attributes=body.get("attributes", {})
     )
+    lead, _ = _apply(note, "identify", body, call)
     note.summary = f"identify {body['id']}"
     return jsonify({"lead": lead})
 
@@ -46,13 +88,9 @@ def identify(note: Note) -> Response:
 def track(note: Note) -> Response:
     """Log a titled event on the session's lead."""
     body = _begin(note, "tracker-track")
-    event = emulator().store.track(
-        body["merchant_id"],
-        body["event"],
-        body.get("properties", {}),
-        body.get("anonymous_id"),
-        body.get("id"),
-    )
+    properties = body.get("properties", {})
+    call = Call("track", body.get("id"), body.get("anonymous_id"), body["event"], properties)
+    _, event = _apply(note, "track", body, call)
     note.summary = f"track {body['event']!r}"
     return jsonify({"event": event})
 

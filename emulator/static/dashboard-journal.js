@@ -3,6 +3,7 @@
 import { $, clear, el, pretty, show, sleep, timeNode } from './dashboard-dom.js';
 import { JOURNAL_KEEP, actions, state } from './dashboard-state.js';
 import { call, recover, setLive } from './dashboard-api.js';
+import { journalViolations } from './dashboard-plan.js';
 
 // -- the request journal -------------------------------------------------------
 
@@ -37,6 +38,7 @@ function reasonNodes(entry) {
       ),
     );
   }
+  out.push(...journalViolations(entry).slice(0, SHOWN_DROPS));
   const drops = entry.drops || [];
   for (const drop of drops.slice(0, SHOWN_DROPS)) out.push(dropNode(drop));
   if (drops.length > SHOWN_DROPS) {

@@ -15,6 +15,7 @@ import {
 } from './dashboard-dom.js';
 import { MAX_LEAD_ROWS, TIMELINE_MAX, actions, state } from './dashboard-state.js';
 import { call, coalesce } from './dashboard-api.js';
+import { verdictNode, violationList } from './dashboard-plan.js';
 
 // -- leads -------------------------------------------------------------------
 
@@ -268,10 +269,12 @@ function timelineItem(e, toggles) {
         'span',
         { class: 'tl-meta' },
         el('span', { class: 'pill', text: e.source }),
+        verdictNode(e.violations),
         ' #' + e.seq + ' ',
         timeNode(e.received_at),
       ),
     ),
+    violationList(e.violations),
     changes.length ? el('div', { class: 'chips tl-chips' }, changes) : null,
     e.anonymous_id
       ? el('div', { class: 'tl-anon' }, 'visitor ', el('bdi', { text: e.anonymous_id }))

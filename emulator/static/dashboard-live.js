@@ -16,6 +16,7 @@ import { FEED_SIZE, actions, state } from './dashboard-state.js';
 import { banner, call, coalesce, lostContact, recover, setLive } from './dashboard-api.js';
 import { renderJournal, wakeJournal } from './dashboard-journal.js';
 import { refreshDetail, refreshLeads } from './dashboard-leads.js';
+import { refreshPlan, verdictNode } from './dashboard-plan.js';
 import { refreshAudiences, refreshClock } from './dashboard-engage.js';
 import { renderDurable } from './dashboard-durable.js';
 
@@ -181,6 +182,7 @@ function ingest(events, initial) {
   wakeJournal(); // the calls behind these events are in the journal now too
   refreshMerchants();
   refreshLeads();
+  if (state.tab === 'plan') refreshPlan();
   if (state.tab === 'audiences') refreshAudiences(); // a sync's identifies are events too
   if (events.some((e) => e.lead_id !== null && e.lead_id === state.leadId)) refreshDetail();
 }
@@ -206,6 +208,7 @@ function feedRow(e) {
     el('td', null, leadButton(e.lead_id)),
     el('td', { class: 'mono', text: e.anonymous_id || '' }),
     el('td', null, el('span', { class: 'pill', text: e.source })),
+    el('td', null, verdictNode(e.violations)),
   );
 }
 

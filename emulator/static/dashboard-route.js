@@ -1,12 +1,13 @@
-// The views' addresses: #/m/<merchant>[/events|/audiences|/lead/<id>] and #/requests.
+// The views' addresses: #/m/<merchant>[/events|/audiences|/plan|/lead/<id>] and #/requests.
 
 import { $, show } from './dashboard-dom.js';
 import { state } from './dashboard-state.js';
 import { renderMerchants, startPoll } from './dashboard-live.js';
 import { refreshDetail, refreshLeads, renderLeads } from './dashboard-leads.js';
 import { refreshAudiences } from './dashboard-engage.js';
+import { refreshPlan } from './dashboard-plan.js';
 
-// -- routing: #/m/<merchant>[/events|/audiences|/lead/<id>] and #/requests ----------
+// -- routing: #/m/<merchant>[/events|/audiences|/plan|/lead/<id>] and #/requests -----
 
 export function go(hash) {
   if (location.hash === hash) route();
@@ -26,7 +27,7 @@ function parseHash() {
     return {
       view: 'merchant',
       merchant: parts[1],
-      tab: ['events', 'audiences'].includes(parts[2]) ? parts[2] : 'leads',
+      tab: ['events', 'audiences', 'plan'].includes(parts[2]) ? parts[2] : 'leads',
       leadId,
     };
   }
@@ -69,11 +70,14 @@ export function route() {
     $('tab-leads').setAttribute('aria-selected', String(state.tab === 'leads'));
     $('tab-events').setAttribute('aria-selected', String(state.tab === 'events'));
     $('tab-audiences').setAttribute('aria-selected', String(state.tab === 'audiences'));
+    $('tab-plan').setAttribute('aria-selected', String(state.tab === 'plan'));
     show($('pane-leads'), state.tab === 'leads');
     show($('pane-events'), state.tab === 'events');
     show($('pane-audiences'), state.tab === 'audiences');
+    show($('pane-plan'), state.tab === 'plan');
     if (changed) state.audiences = [];
     if (state.tab === 'audiences') refreshAudiences();
+    if (state.tab === 'plan') refreshPlan();
   }
   document.title =
     (r.view === 'merchant' ? r.merchant + ' · ' : r.view === 'requests' ? 'Requests · ' : '') +

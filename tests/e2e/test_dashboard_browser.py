@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -347,6 +348,65 @@ def test_dropped_messages_show_in_the_journal_with_their_reason(
     expect(row).to_have_count(1)
     page.locator("#outcome-filter [data-outcome='accepted']").click()
     expect(row).to_have_count(0)
+    assert page.locator("img[src='x']").count() == 0
+    assert_clean(page)
+
+
+def test_violations_show_on_events_and_in_the_journal_and_the_plan_tab_shows_coverage(
+    page: Page, serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "properties": {
+                "type": "object",
+                "properties": {"plan": {"type": "string"}},
+                "required": ["plan"],
+            }
+        },
+    }
+    rules = [
+        {"type": "TRACK", "key": "Signed Up", "version": 1, "jsonSchema": schema},
+        {"type": "TRACK", "key": "Order Completed", "version": 1, "jsonSchema": {}},
+    ]
+    plan = tmp_path / "shop.json"
+    plan.write_text(json.dumps({"name": XSS, "rules": rules}))
+    srv = serve("--tracking-plan", str(plan))
+    send(srv.url, "identify", id="u1", attributes={"email": "u1@example.com"})
+    send(srv.url, "track", id="u1", event="Signed Up", properties={"plan": "Pro"})
+    send(srv.url, "track", id="u1", event="Signed Up", properties={})
+    send(srv.url, "track", id="u1", event=XSS, properties={})
+    page.goto(srv.url + "/#/m/m1/events")
+    rows = page.locator("#events-table tbody tr")
+    expect(rows).to_have_count(4)
+    expect(rows.nth(0).locator(".verdict")).to_have_text("1 violation")  # newest first
+    expect(rows.nth(1).locator(".verdict")).to_have_text("1 violation")
+    expect(rows.nth(2).locator(".verdict")).to_have_text("plan ✓")
+    expect(rows.nth(1).locator(".verdict")).to_have_attribute(
+        "title", "missing_property properties.plan: 'plan' is a required property"
+    )
+
+    page.locator("#tab-plan").click()
+    expect(page).to_have_url(srv.url + "/#/m/m1/plan")
+    expect(page.locator("#plan-title")).to_contain_text("1 of 2 planned events seen")
+    expect(page.locator("#plan-title")).to_contain_text(XSS)  # as text
+    expect(page.locator("#plan-seen .chip")).to_have_text(["Signed Up"])
+    expect(page.locator("#plan-unseen .chip")).to_have_text(["Order Completed"])
+    expect(page.locator("#plan-unplanned .chip")).to_have_text([XSS])
+    cells = page.locator("#plan-violations tbody tr")
+    expect(cells).to_have_count(2)
+    expect(cells.nth(1)).to_contain_text("missing_property")
+    expect(cells.nth(1)).to_contain_text("properties.plan")
+    # Live: a new call updates the coverage.
+    send(srv.url, "track", id="u1", event="Order Completed", properties={})
+    expect(page.locator("#plan-unseen .chip")).to_have_count(0)
+
+    page.goto(srv.url + "/#/m/m1/lead/u1")
+    expect(page.locator("#detail-events .violations li")).to_have_count(2)
+    page.goto(srv.url + "/#/requests")
+    plan_reasons = page.locator("#requests-table .reason.plan")
+    expect(plan_reasons).to_have_count(2)
+    expect(plan_reasons.first).to_contain_text("breaks the plan: track")
     assert page.locator("img[src='x']").count() == 0
     assert_clean(page)
 
