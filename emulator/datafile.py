@@ -150,6 +150,13 @@ def _check_kind(target: Path, path: str) -> None:
     """Refuse a directory, or a file that does not begin as a SQLite database does."""
     if target.is_dir():
         raise _refuse(path, "is a directory", "name a file in it")
+    blocker = next((p for p in target.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise _refuse(
+            path,
+            f"cannot be created: {blocker} is a file, not a directory",
+            "choose a file in a directory the emulator may write to",
+        )
     try:
         with target.open("rb") as fh:
             head = fh.read(len(_HEADER))
@@ -209,6 +216,12 @@ def _damaged(path: str, detail: Any) -> EmulatorError:
             path,
             "is not a SQLite database (nor an emulator's data file)",
             f"name a new file, {_START_EMPTY}",
+        )
+    if "readonly" in text or "unable to open" in text:
+        return _refuse(
+            path,
+            f"cannot be written ({text[:120]})",
+            "let the emulator write the file and its directory, or choose another file",
         )
     return _refuse(path, f"is damaged ({text[:120]})", f"restore it from a copy, {_START_EMPTY}")
 

@@ -106,6 +106,10 @@ class Settings:
                 "invalid_setting",
                 f"--segment-responses must be faithful or strict, got {self.segment_responses!r}.",
             )
+        if self.data_file is not None and not self.data_file.strip():
+            raise EmulatorError(
+                "invalid_setting", "--data-file is empty; name a file, or leave the option out."
+            )
         if self.data_sync not in DATA_SYNC:
             raise EmulatorError(
                 "invalid_setting",

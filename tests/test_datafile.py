@@ -290,6 +290,12 @@ def test_a_directory_and_a_bad_sync_mode_are_refused(tmp_path: Path) -> None:
         Settings(data_file=str(tmp_path / "x.db"), data_sync="sometimes")
     with pytest.raises(EmulatorError, match="--import-mode says what --import does"):
         Settings(import_mode="merge")
+    with pytest.raises(EmulatorError, match="--data-file is empty; name a file"):
+        Settings(data_file=" ")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(EmulatorError, match=f"cannot be created: {blocker} is a file"):
+        create_app(Settings(data_file=str(blocker / "state.db")))
 
 
 def test_full_sync_is_reported_and_a_file_is_held_by_one_app(
