@@ -13,6 +13,7 @@ import gc
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,13 @@ class DataFile(Sink):
 
     def check(self) -> None:
         """Refuse writes once a commit failed or the file closed: memory would run ahead."""
+        if self._closed:
+            raise EmulatorError(
+                "data_file_failed",
+                f"The data file {self.path} is closed: the emulator is stopping. Send the call "
+                "again once it runs.",
+                503,
+            )
         if self._failed is not None:
             raise EmulatorError(
                 "data_file_failed",
@@ -77,13 +85,6 @@ class DataFile(Sink):
                 "emulator takes no more writes; every call answered before is in the file. "
                 "Free the disk or fix the file's permissions, then restart the emulator.",
                 507,
-            )
-        if self._closed:
-            raise EmulatorError(
-                "data_file_failed",
-                f"The data file {self.path} is closed: the emulator is stopping. Send the call "
-                "again once it runs.",
-                503,
             )
 
     def write(self, change: Change) -> None:
@@ -183,17 +184,11 @@ def _connect(target: Path, path: str) -> sqlite3.Connection:
         ) from None
 
 
-def _take(conn: sqlite3.Connection, path: str, sync: str) -> None:
-    """Hold the file for this process's life (an exclusive lock kept), in WAL mode."""
+@contextlib.contextmanager
+def _refusing(path: str) -> Iterator[None]:
+    """Turn SQLite's errors into refusals that name the file: held, damaged, not writable."""
     try:
-        # Set before WAL mode is entered, it keeps the WAL index in this process's memory.
-        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        # The first write transaction takes the lock, and EXCLUSIVE mode never gives it back.
-        conn.execute("BEGIN EXCLUSIVE")
-        conn.execute("COMMIT")
-        conn.execute(f"PRAGMA synchronous={SYNC_MODES[sync]}")
-        conn.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
+        yield
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise _refuse(
@@ -202,10 +197,25 @@ def _take(conn: sqlite3.Connection, path: str, sync: str) -> None:
                 "stop that process, or give this one another --data-file",
             ) from None
         raise _damaged(path, exc) from None
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, Damaged) as exc:
         raise _damaged(path, exc) from None
+
+
+def _take(conn: sqlite3.Connection) -> None:
+    """Hold the file for this process's life: an exclusive lock, taken now and kept."""
+    # Set before WAL mode is entered, it also keeps the WAL index in this process's memory.
+    conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+    # The first write transaction takes the lock, and EXCLUSIVE mode never gives it back.
+    conn.execute("BEGIN EXCLUSIVE")
+
+
+def _wal(conn: sqlite3.Connection, path: str, sync: str) -> None:
+    """Put the file in WAL mode with the sync asked for (only once it is known to be ours)."""
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         raise _refuse(path, f"cannot be used in WAL mode (it stays {mode})", "name another file")
+    conn.execute(f"PRAGMA synchronous={SYNC_MODES[sync]}")
+    conn.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
 
 
 def _damaged(path: str, detail: Any) -> EmulatorError:
@@ -235,13 +245,11 @@ def _has_json(conn: sqlite3.Connection) -> bool:
     return True
 
 
-def _schema(conn: sqlite3.Connection, path: str) -> None:
-    """Create the schema in a new file; refuse a newer one, or a database of something else."""
+def _schema(conn: sqlite3.Connection, path: str) -> bool:
+    """Return whether the file is new (no tables); refuse a newer schema, or another database."""
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not tables:
-        for statement in SCHEMA:
-            conn.execute(statement)
-        return
+        return True
     if "schema_version" not in tables:
         raise _refuse(
             path,
@@ -259,6 +267,7 @@ def _schema(conn: sqlite3.Connection, path: str) -> None:
             f"reads schema {SCHEMA_VERSION})",
             "upgrade wishpond-emulator, or give this one another --data-file",
         )
+    return False
 
 
 def open_into(store: Store, path: str, sync: str = "normal") -> DataFile:
@@ -272,19 +281,21 @@ def open_into(store: Store, path: str, sync: str = "normal") -> DataFile:
     collecting = gc.isenabled()
     gc.disable()  # many objects, none of them garbage: don't scan them mid-load
     try:
-        _take(conn, path, sync)
-        try:
-            conn.execute("BEGIN")
+        with _refusing(path):
+            _take(conn)
+            # Checked before anything is written: a file that is refused stays as it was.
             problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
             if problem != "ok":
                 raise _damaged(path, problem)
-            _schema(conn, path)
+            new = _schema(conn, path)
+            conn.execute("COMMIT")
+            _wal(conn, path, sync)
+            conn.execute("BEGIN")
+            if new:
+                for statement in SCHEMA:
+                    conn.execute(statement)
             found = read(conn.execute, _has_json(conn))
             conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            raise _damaged(path, exc) from None
-        except Damaged as exc:
-            raise _damaged(path, exc) from None
         try:
             # The one rule for state that comes in, whichever way: nesting, schema, ids. A row
             # sits four levels down the document (merchants, the merchant, its list, the row)

@@ -236,6 +236,10 @@ DAMAGE = {
         lambda p: sql(p, "UPDATE schema_version SET version = 2"),
         "written by a newer wishpond-emulator (data file schema 2; this one reads schema 1)",
     ),
+    "another program's": (
+        lambda p: (p.unlink(), sql(p, "CREATE TABLE notes (text)")),
+        "not an emulator's data file",
+    ),
     "not ours": (
         lambda p: sql(p, "DROP TABLE schema_version"),
         "not an emulator's data file",
