@@ -74,6 +74,7 @@ def health() -> Response:
         segment_responses=emu.settings.segment_responses,
         total_events=emu.store.total_events,
         max_events=emu.store.max_events,
+        durable=emu.store.durable,
     )
 
 
@@ -231,7 +232,8 @@ def import_state() -> Response:
     if mode not in ("replace", "merge"):
         raise EmulatorError("invalid_parameter", f"mode must be replace or merge, got {mode!r}.")
     body = json_body(depth=STATE_DEPTH)
-    emulator().store.load(snapshot.admit(body), replace=mode == "replace")
+    body = snapshot.admit(body, nesting_checked=True)  # json_body checked it to STATE_DEPTH
+    emulator().store.load(body, replace=mode == "replace")
     return jsonify(merchants=_merchant_rows())
 
 

@@ -580,3 +580,19 @@ def test_audiences_tab_shows_the_clock_and_advances_it_and_syncs(
     row.locator(".members .link", has_text="jane").click()
     expect(page.locator("#detail-audiences .chip.in")).to_contain_text(key)
     assert_clean(page, allow=("status of 400",))
+
+
+def test_header_shows_whether_the_state_is_durable(
+    page: Page, serve: Callable[..., Served], tmp_path: Any
+) -> None:
+    memory = serve()
+    page.goto(memory.url)
+    pill = page.locator("#durable")
+    expect(pill).to_have_text("in memory")
+    assert "--data-file" in (pill.get_attribute("title") or "")
+    data = tmp_path / "state.db"
+    durable = serve("--data-file", str(data), "--data-sync", "full")
+    page.goto(durable.url)
+    expect(pill).to_have_text("durable · full")
+    assert str(data) in (pill.get_attribute("title") or "")
+    assert_clean(page)
