@@ -29,6 +29,8 @@ ENV PATH=/opt/wishpond-emulator/bin:$PATH \
 
 USER emulator
 WORKDIR /data
+# State files live here: WISHPOND_EMULATOR_EXPORT_ON_EXIT=/data/state.json, or, to survive a
+# crash too, WISHPOND_EMULATOR_DATA_FILE=/data/wishpond.db (unset by default: memory only).
 VOLUME ["/data"]
 EXPOSE 9474
 STOPSIGNAL SIGTERM

@@ -24,6 +24,7 @@ SCRIPTS = {
     "plans": [],
     "longpoll": [],
     "journal_memory": [],
+    "durable": [],
 }
 
 
@@ -129,6 +130,22 @@ def report(results: dict[str, dict[str, Any]]) -> str:
         out.append("### Journal memory per entry")
         rows = results["journal_memory"]["rows"]
         out.append(_table(list(rows[0]), [list(x.values()) for x in rows]))
+    if "durable" in results:
+        r = results["durable"]
+        out.append("### Durable state (events/s; ratio = data file / in memory, same run)")
+        out.append(_table(list(r["ratios"][0]), [list(x.values()) for x in r["ratios"]]))
+        s = r["startup"]
+        out.append(f"Start-up from a data file of {s['events']} events ({s['data_file_bytes']} B)")
+        out.append(
+            _table(
+                ["series", "runs", "median s", "min s", "max s", "median CPU s"],
+                [
+                    [k, v["runs"], v["median_s"], v["min_s"], v["max_s"], v["median_cpu_s"]]
+                    for k, v in s.items()
+                    if isinstance(v, dict)
+                ],
+            )
+        )
     for name, r in results.items():
         out.append(f"{name}: load {r['machine']['loadavg']} at {r['machine']['utc']}")
     return "\n\n".join(out)

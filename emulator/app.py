@@ -14,6 +14,8 @@ CORS_HEADERS = (
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
     ("Access-Control-Allow-Headers", "Content-Type"),
+    # connect.js waits as long as a 429 asks.
+    ("Access-Control-Expose-Headers", "Retry-After"),
     ("Access-Control-Max-Age", "600"),
 )
 # Segment's API, where analytics.js posts: a page may also send the key as Basic auth, gzip,
@@ -23,7 +25,7 @@ SEGMENT_CORS_HEADERS = (
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Allow-Methods", "POST, OPTIONS"),
     ("Access-Control-Allow-Headers", "Content-Type, Authorization, Content-Encoding"),
-    ("Access-Control-Expose-Headers", "Wishpond-Emulator-Dropped"),
+    ("Access-Control-Expose-Headers", "Wishpond-Emulator-Dropped, Retry-After"),
     ("Access-Control-Max-Age", "600"),
 )
 # Segment's libraries read an error's code and message at the top level of the body.
@@ -55,6 +57,7 @@ def build(settings: Any = None) -> Flask:
     from emulator.http import clock as clock_http
     from emulator.http import computed as computed_http
     from emulator.http import engage as engage_http
+    from emulator.http import faults as faults_http
     from emulator.http import plans as plans_http
     from emulator.settings import Settings
     from emulator.state import Emulator
@@ -80,6 +83,7 @@ def build(settings: Any = None) -> Flask:
     app.register_blueprint(plans_http.bp)
     app.register_blueprint(clock_http.bp)
     app.register_blueprint(computed_http.bp)
+    app.register_blueprint(faults_http.bp)
     app.after_request(_cors)
     return app
 

@@ -94,6 +94,12 @@ SERVE_OPTIONS = (
         "repeatable (the variable takes a comma-separated list)",
         repeat=True,
     ),
+    Option(
+        "--seed", "seed of fault rules' probability draws, to repeat a run (default random)", _whole
+    ),
+    Option("--data-file", "SQLite file that keeps the state across restarts and crashes"),
+    Option("--data-sync", "normal (default): survives a crash; full: survives power loss too"),
+    Option("--import-mode", "replace or merge: what --import does to a data file holding data"),
 )
 READY_OPTIONS = (
     Option("--url", "emulator URL (default from --host/--port)"),
@@ -204,6 +210,10 @@ def settings_from(values: dict[str, Any]) -> Settings:
         "segment_responses",
         "journal_max_bytes",
         "journal_body_bytes",
+        "seed",
+        "data_file",
+        "data_sync",
+        "import_mode",
     ):
         if key in values:
             kwargs[key] = values[key]
@@ -252,7 +262,7 @@ def serve(settings: Settings) -> int:
     if settings.import_path:
         gc.disable()  # millions of new objects, none of them garbage: don't scan them mid-load
         try:
-            emu.store.load(load_state_file(settings.import_path))
+            emu.store.load(load_state_file(settings.import_path), replace=_replaces(settings, emu))
         finally:
             gc.enable()
     # What exists now lives until exit; keep it out of every later collection.
@@ -273,7 +283,20 @@ def serve(settings: Settings) -> int:
     server.drain()
     if settings.export_on_exit:
         write_atomically(settings.export_on_exit, emu.store.export())
+    emu.store.close_data_file()
     return 0
+
+
+def _replaces(settings: Settings, emu: Any) -> bool:
+    """Return whether --import replaces the state; refuse to guess over a data file's data."""
+    if settings.import_mode is None and settings.data_file and emu.store.merchants():
+        raise EmulatorError(
+            "invalid_setting",
+            f"--data-file {settings.data_file} holds data already, so say what --import "
+            f"{settings.import_path} does with it: --import-mode replace (the import replaces "
+            "it) or --import-mode merge (the import replaces only the merchants it names).",
+        )
+    return settings.import_mode != "merge"
 
 
 def ready(values: dict[str, Any]) -> int:

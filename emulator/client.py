@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.apierrors import TOKEN_ENV, URL_ENV, EmulatorAPIError, EmulatorUnreachable
+from emulator.client_faults import FaultRule, add_fault
 from emulator.merchant import MerchantView
 
 JSON = dict[str, Any]
@@ -24,6 +25,7 @@ __all__ = [
     "EmulatorAPIError",
     "EmulatorClient",
     "EmulatorUnreachable",
+    "FaultRule",
     "MerchantView",
 ]
 
@@ -137,6 +139,23 @@ class EmulatorClient:
     def set_clock(self, when: str) -> JSON:
         """Move the clock forward to an ISO-8601 time; return it and the syncs that ran."""
         return self.request("POST", "/_emulator/clock", {"set": when})  # type: ignore[no-any-return]
+
+    def fault(
+        self,
+        match: Mapping[str, Any] | None = None,
+        action: Mapping[str, Any] | None = None,
+        times: int | None = None,
+        probability: float | None = None,
+    ) -> FaultRule:
+        """Add a fault rule now; `with client.fault(...) as rule:` removes it at the end.
+
+        For example match={"path": "/v1/batch"}, action={"status": 503}, times=2 (PRODUCT 4.6).
+        """
+        return add_fault(self, match, action, times, probability)
+
+    def faults(self) -> list[JSON]:
+        """Return every fault rule, oldest first, with its hits and remaining calls."""
+        return self.request("GET", "/_emulator/faults")["faults"]  # type: ignore[no-any-return]
 
 
 def _param(value: Any) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from emulator.client_faults import FaultRule, add_fault
 from emulator.merchant import MerchantView
 
 JSON = dict[str, Any]
@@ -84,6 +85,20 @@ class IsolatedMerchant(MerchantView):
         self.client.request(
             "PUT", "/_emulator/state", {"merchants": {self.id: body}}, {"mode": "merge"}
         )
+
+    def fault(
+        self,
+        action: Mapping[str, Any],
+        match: Mapping[str, Any] | None = None,
+        times: int | None = None,
+        probability: float | None = None,
+    ) -> FaultRule:
+        """Add a fault rule for this merchant's calls only; `with` removes it at the end.
+
+        On an emulator other tests share, a rule without merchant_id would fail their calls too.
+        """
+        scoped = {**(match or {}), "merchant_id": self.id}
+        return add_fault(self.client, scoped, action, times, probability)
 
 
 def _merchant_body(document: JSON, merchant: str | None) -> JSON:

@@ -50,6 +50,8 @@ class Note:
     body: str | None = None
     body_bytes: int = 0
     body_truncated: bool = False
+    # The fault rule that answered the call (outcome faulted), if one did.
+    fault_id: str | None = None
 
 
 def clip(value: Any, path: str, cut: dict[str, int], depth: int = 0) -> Any:
@@ -243,6 +245,8 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
 def _outcome(entry: JSON) -> str:
+    if entry.get("fault_id"):
+        return "faulted"
     if entry["status"] >= 400:
         return "rejected"
     if entry.get("drops"):

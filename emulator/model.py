@@ -125,6 +125,18 @@ class Visitor:
     pending: list[int] = field(default_factory=list)
 
 
+@dataclass
+class Touched:
+    """What calls changed in a merchant, in order: for a durable record of them."""
+
+    leads: dict[str, Lead] = field(default_factory=dict)
+    visitors: dict[str, Visitor] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    # (seq, lead id) of each event a link moved onto a lead.
+    moved: list[tuple[int, str]] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+
+
 def _email_key(value: Any) -> str | None:
     return value.strip().lower() if isinstance(value, str) and value.strip() else None
 
@@ -143,6 +155,8 @@ class Merchant:
         self.computed: dict[str, Audience] = {}  # computed audiences by key, in definition order
         # The last MESSAGE_ID_WINDOW accepted message ids, oldest first.
         self.message_ids: OrderedDict[str, None] = OrderedDict()
+        # Set by the store while it applies calls it records durably.
+        self.touched: Touched | None = None
 
     # -- message ids --------------------------------------------------------
 
@@ -153,6 +167,8 @@ class Merchant:
     def hold(self, message_id: str) -> None:
         """Remember an accepted message's id, forgetting the oldest past the window."""
         self.message_ids[message_id] = None
+        if self.touched is not None:
+            self.touched.held.append(message_id)
         if len(self.message_ids) > MESSAGE_ID_WINDOW:
             self.message_ids.popitem(last=False)
 
@@ -171,11 +187,15 @@ class Merchant:
             previous = self.leads.get(visitor.lead_id)
             if previous is not None and visitor.anonymous_id in previous.anonymous_ids:
                 previous.anonymous_ids.remove(visitor.anonymous_id)
+                if self.touched is not None:
+                    self.touched.leads[previous.id] = previous
         visitor.lead_id = lead.id
         lead.anonymous_ids.append(visitor.anonymous_id)
         if visitor.pending:
             for seq in visitor.pending:
                 self.events[seq - 1].lead_id = lead.id
+            if self.touched is not None:
+                self.touched.moved += [(seq, lead.id) for seq in visitor.pending]
             lead.event_seqs = sorted(lead.event_seqs + visitor.pending)
             visitor.pending = []
 
@@ -249,6 +269,12 @@ class Merchant:
             violations=call.violations,
         )
         self.add_event(event)
+        if self.touched is not None:
+            self.touched.events.append(event)
+            if lead is not None:
+                self.touched.leads[lead.id] = lead
+            if visitor is not None:
+                self.touched.visitors[visitor.anonymous_id] = visitor
         return lead, event
 
     # -- reads --------------------------------------------------------------

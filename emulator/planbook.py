@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +87,11 @@ class PlanBook:
         self._every = every
         self._own = dict(own or {})
         self._tallies: dict[str, dict[str, Tally]] = {since: {} for since in SINCE}
+        # What the admin API did to merchants' own plans: a plan's document, or None when
+        # removed. The data file keeps it, so those plans survive a restart.
+        self._changes: dict[str, JSON | None] = {}
+        # Called with changes() after every put or remove (outside the lock).
+        self.on_change: Callable[[JSON], None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PlanBook:
@@ -115,11 +120,36 @@ class PlanBook:
         """Give a merchant its own plan, replacing any other for it."""
         with self._lock:
             self._own[merchant_id] = plan
+            self._changes[merchant_id] = plan.document
+        self._changed()
 
     def remove(self, merchant_id: str) -> bool:
         """Drop a merchant's own plan (the plan for all applies again); say if it had one."""
         with self._lock:
-            return self._own.pop(merchant_id, None) is not None
+            had = self._own.pop(merchant_id, None) is not None
+            self._changes[merchant_id] = None
+        self._changed()
+        return had
+
+    def changes(self) -> JSON:
+        """Return what the admin API did to merchants' own plans, as the data file keeps it."""
+        with self._lock:
+            return dict(self._changes)
+
+    def restore(self, changes: JSON) -> None:
+        """Redo the admin API's puts and removes of a changes() document, after the files'."""
+        parsed = {m: None if doc is None else plans.parse(doc) for m, doc in changes.items()}
+        with self._lock:
+            for merchant_id, plan in parsed.items():
+                if plan is None:
+                    self._own.pop(merchant_id, None)
+                else:
+                    self._own[merchant_id] = plan
+            self._changes = dict(changes)
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self.changes())
 
     # -- coverage ----------------------------------------------------------------
 

@@ -166,6 +166,7 @@ class Scheduler:
                 self.clock.advance(by)
             else:
                 self.clock.move_to(target_ms)
+            self.store.note_clock()
             try:
                 syncs = self._run_due(target_ms, strict=True)
             except EmulatorError as exc:

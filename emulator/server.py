@@ -19,11 +19,12 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from waitress import wasyncore
-from waitress.channel import HTTPChannel
+from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.server import create_server
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 
 from emulator.errors import FLAT_CONFIG, EmulatorError
+from emulator.faults import DROP_ENVIRON
 from emulator.settings import Settings
 
 DRAIN_SECONDS = 1.5
@@ -180,6 +181,22 @@ class JSONErrorTask(ErrorTask):
         self.write(body)
 
 
+def dropping(app: Any) -> Any:
+    """Wrap a WSGI app so that a request it marks (a fault's drop) gets no answer at all.
+
+    Raised before a byte is written, waitress's ClientDisconnected closes the connection.
+    """
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        body = app(environ, start_response)
+        if environ.get(DROP_ENVIRON):
+            getattr(body, "close", lambda: None)()
+            raise ClientDisconnected
+        return body
+
+    return serve
+
+
 class Channel(HTTPChannel):
     """A waitress channel whose framing errors answer in JSON."""
 
@@ -208,7 +225,7 @@ class Server:
         try:
             # One host gives one TcpWSGIServer, whose attributes the stubs do not declare.
             server: Any = create_server(
-                app,
+                dropping(app),
                 _dispatcher=dispatcher,
                 host=settings.host,
                 port=settings.port,

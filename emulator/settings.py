@@ -15,6 +15,8 @@ _HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$"
 )
 SEGMENT_RESPONSES = ("faithful", "strict")
+DATA_SYNC = ("normal", "full")
+IMPORT_MODES = ("replace", "merge")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,14 @@ class Settings:
     segment_responses: str = "faithful"
     # Tracking plan files: "FILE" applies to every merchant, "MERCHANT=FILE" to one.
     tracking_plans: tuple[str, ...] = ()
+    # Seed of the fault rules' probability draws; None picks one (GET /_emulator/faults shows it).
+    seed: int | None = None
+    # A SQLite file holding the state durably; None keeps it in memory only.
+    data_file: str | None = None
+    # normal survives a crash of the process; full survives losing power too.
+    data_sync: str = "normal"
+    # What --import does to a data file that holds data already: replace or merge.
+    import_mode: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tracking_plans", tuple(self.tracking_plans))
@@ -63,6 +73,10 @@ class Settings:
         if self.journal_body_bytes < 0:
             raise EmulatorError(
                 "invalid_setting", "--journal-body-bytes must be 0 (keep no body) or more."
+            )
+        if self.seed is not None and not 0 <= self.seed < 2**32:
+            raise EmulatorError(
+                "invalid_setting", "--seed must be a whole number from 0 to 4294967295."
             )
         if self.max_wait < 0:
             raise EmulatorError(
@@ -97,6 +111,24 @@ class Settings:
             raise EmulatorError(
                 "invalid_setting",
                 f"--segment-responses must be faithful or strict, got {self.segment_responses!r}.",
+            )
+        if self.data_file is not None and not self.data_file.strip():
+            raise EmulatorError(
+                "invalid_setting", "--data-file is empty; name a file, or leave the option out."
+            )
+        if self.data_sync not in DATA_SYNC:
+            raise EmulatorError(
+                "invalid_setting",
+                f"--data-sync must be normal or full, got {self.data_sync!r}.",
+            )
+        if self.import_mode is not None and self.import_mode not in IMPORT_MODES:
+            raise EmulatorError(
+                "invalid_setting",
+                f"--import-mode must be replace or merge, got {self.import_mode!r}.",
+            )
+        if self.import_mode is not None and not self.import_path:
+            raise EmulatorError(
+                "invalid_setting", "--import-mode says what --import does; add --import FILE."
             )
         for merchant_id in [*self.merchants, *self.sources.values()]:
             if not valid_id(merchant_id):

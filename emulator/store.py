@@ -13,6 +13,7 @@ from emulator.clock import Clock, seconds
 from emulator.errors import EmulatorError
 from emulator.model import Event, Lead, Merchant
 from emulator.store_audiences import AudienceRecords
+from emulator.store_repeats import Repeats
 
 
 def _match(value: Any, wanted: str) -> bool:
@@ -32,7 +33,7 @@ class _Parked:
         self.count = 0
 
 
-class Store(AudienceRecords):
+class Store(AudienceRecords, Repeats):
     """Every merchant's state behind one lock, bounded by max_events, on the app's clock."""
 
     def __init__(self, max_events: int = 1_000_000, clock: Clock | None = None) -> None:
@@ -62,7 +63,7 @@ class Store(AudienceRecords):
         With answer=False nothing is copied out and the list is empty (batches answer nothing).
         """
         calls = list(calls)
-        with self._lock:
+        with self._writing():
             applied, _ = self._commit(merchant_id, calls, now or self.clock.now())
             if not answer:
                 return []
@@ -84,7 +85,7 @@ class Store(AudienceRecords):
         id, which the merchant holds all the same. A repeat is an entry whose id the merchant
         holds or an earlier entry carries. All or nothing, as apply.
         """
-        with self._lock:
+        with self._writing():
             return self._commit(merchant_id, entries, now or self.clock.now())[1]
 
     def _commit(
@@ -116,6 +117,7 @@ class Store(AudienceRecords):
             merchant = self._merchants[merchant_id] = Merchant(merchant_id)
         skip = set(repeats)
         applied = []
+        touched = self._touch(merchant)
         for pos, entry in enumerate(entries):
             if pos in skip:
                 continue
@@ -125,6 +127,7 @@ class Store(AudienceRecords):
             if entry.message_id is not None:
                 merchant.hold(entry.message_id)
             applied.append((entry, merchant.apply(entry, now)))
+        self._record_calls(merchant, touched)
         self._total += calls
         self._wake(merchant_id)
         return applied, repeats
@@ -170,14 +173,17 @@ class Store(AudienceRecords):
 
     def reset(self, merchant_id: str | None = None) -> None:
         """Forget one merchant, or every merchant."""
-        with self._lock:
+        with self._writing():
+            gone = self._merchants
             if merchant_id is None:
-                self._merchants.clear()
+                self._merchants = {}
                 self._total = 0
             else:
                 merchant = self._merchants.pop(merchant_id, None)
+                gone = {merchant_id: merchant} if merchant is not None else {}
                 if merchant is not None:
                     self._total -= len(merchant.events)
+            self._record_reset(merchant_id, gone.values())
             self._reschedule()
             self._wake(merchant_id)
 
@@ -302,8 +308,9 @@ class Store(AudienceRecords):
         now = self.clock.now()
         built = {mid: snapshot.build(mid, body, now) for mid, body in state["merchants"].items()}
         offset = round(float((state.get("clock") or {}).get("offset_seconds", 0)) * 1000)
-        with self._lock:
-            merchants = {} if replace else dict(self._merchants)
+        with self._writing():
+            before = self._merchants
+            merchants = {} if replace else dict(before)
             merchants.update(built)
             total = sum(len(m.events) for m in merchants.values())
             if total > self.max_events:
@@ -315,5 +322,6 @@ class Store(AudienceRecords):
             self._merchants = merchants
             self._total = total
             self.clock.catch_up(offset)
+            self._record_load(built, replace, before)
             self._reschedule()
             self._wake()

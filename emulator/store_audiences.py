@@ -15,9 +15,10 @@ from emulator.calls import JSON
 from emulator.clock import Clock
 from emulator.errors import EmulatorError
 from emulator.model import Merchant
+from emulator.store_durable import DurableRecords
 
 
-class AudienceRecords:
+class AudienceRecords(DurableRecords):
     """Keep each merchant's computed audiences, and when the next sync of any falls due."""
 
     clock: Clock
@@ -28,13 +29,14 @@ class AudienceRecords:
 
     def define_audience(self, merchant_id: str, key: str, body: Mapping[str, Any]) -> JSON:
         """Define or redefine a merchant's computed audience now; return it."""
-        with self._lock:
+        with self._writing():
             merchant = self._merchants.get(merchant_id)
             previous = merchant.computed.get(key) if merchant is not None else None
             audience = computed.define(key, body, self.clock.millis(), previous)
             if merchant is None:
                 merchant = self._merchants[merchant_id] = Merchant(merchant_id)
             merchant.computed[key] = audience
+            self._record_audiences(merchant_id)
             self._reschedule()
             return audience.to_json()
 
@@ -51,9 +53,10 @@ class AudienceRecords:
 
     def delete_audience(self, merchant_id: str, key: str) -> JSON:
         """Remove a computed audience (its members keep what they were sent); return it."""
-        with self._lock:
+        with self._writing():
             audience = self._audience(merchant_id, key)
             del self._merchants[merchant_id].computed[key]
+            self._record_audiences(merchant_id)
             self._reschedule()
             return audience.to_json()
 
@@ -89,7 +92,7 @@ class AudienceRecords:
 
         An audience gone since (its merchant reset) records nothing.
         """
-        with self._lock:
+        with self._writing():
             merchant = self._merchants.get(sync.merchant_id)
             audience = merchant.computed.get(sync.key) if merchant is not None else None
             if audience is None:
@@ -98,6 +101,7 @@ class AudienceRecords:
             if scheduled:
                 audience.next_ms += audience.every_ms
                 self._reschedule()
+            self._record_audiences(sync.merchant_id)
 
     def due_count(self, until_ms: int) -> int:
         """Return how many scheduled syncs of every merchant fall due by until_ms."""

@@ -128,6 +128,25 @@ def test_journal_memory_reports_bytes_per_entry(tmp_path: Path) -> None:
         assert row["entries_kept"] > 0 and row["counted_per_entry_b"] > 0
 
 
+def test_durable_measures_the_data_file_beside_memory_and_its_startup(tmp_path: Path) -> None:
+    require_tool("wrk", "the load generator of the bench")
+    result = run_bench("durable", tmp_path)
+    kinds = ("track", "identify", "batch")
+    assert {(r["mode"], r["kind"]) for r in result["rows"]} == {
+        (mode, kind) for mode in ("memory", "normal", "full") for kind in kinds
+    }
+    for row in result["rows"]:
+        assert_load_figures(row)
+    for row in result["ratios"]:
+        assert row["normal_ratio"] > 0 and row["full_ratio"] > 0 and row["normal_cpu_ratio"] > 0
+    assert result["total_events"]["normal"] > 0 and result["total_events"]["full"] > 0
+    startup = result["startup"]
+    for series in ("data_file", "import"):
+        assert 0 < startup[series]["min_s"] <= startup[series]["max_s"]
+        assert startup[series]["median_cpu_s"] > 0
+    assert startup["data_file_bytes"] > 0 and startup["ratio_to_import"] > 0
+
+
 def test_without_wrk_the_bench_says_how_to_install_it(tmp_path: Path) -> None:
     env = {"PATH": str(tmp_path), "HOME": str(tmp_path)}
     done = subprocess.run(

@@ -139,6 +139,10 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
         "WISHPOND_EMULATOR_JOURNAL_BODY_BYTES": "512",
         "WISHPOND_EMULATOR_SEGMENT_RESPONSES": "strict",
         "WISHPOND_EMULATOR_TRACKING_PLAN": "all.json,m1=m1.json",
+        "WISHPOND_EMULATOR_SEED": "42",
+        "WISHPOND_EMULATOR_DATA_FILE": "state.db",
+        "WISHPOND_EMULATOR_DATA_SYNC": "full",
+        "WISHPOND_EMULATOR_IMPORT_MODE": "merge",
     }
     assert {PLURAL_ENV.get(o.dest, o.env) for o in SERVE_OPTIONS} == set(env)
     settings = settings_from(_resolve(ns, SERVE_OPTIONS, env))
@@ -157,8 +161,13 @@ def test_every_serve_flag_has_an_environment_variable() -> None:
     assert settings.threads == 3 and settings.quiet is True and settings.max_wait == 2.5
     assert settings.allowed_hosts == ("emulator.test", "ci.internal")
     assert (settings.journal_max_bytes, settings.journal_body_bytes) == (100_000, 512)
-    assert settings.segment_responses == "strict"
+    assert settings.segment_responses == "strict" and settings.seed == 42
     assert settings.tracking_plans == ("all.json", "m1=m1.json")
+    assert (settings.data_file, settings.data_sync, settings.import_mode) == (
+        "state.db",
+        "full",
+        "merge",
+    )
     # Flags win over the environment.
     ns = parser.parse_args(
         ["serve", "--port", "99", "--merchant", "b:2", "--merchant", "c:3", "--source", "wk:b"]

@@ -55,6 +55,9 @@ def one_line(capsys: pytest.CaptureFixture[str]) -> str:
         ("--journal-max-bytes", "JOURNAL_MAX_BYTES", "0", ["at least 1"]),
         ("--allowed-host", "ALLOWED_HOSTS", "http://x/", ["not a host name"]),
         ("--admin-token", "ADMIN_TOKEN", "", ["empty", "leave the option out"]),
+        ("--data-file", "DATA_FILE", "/", ["/ is a directory", "name a file in it"]),
+        ("--data-sync", "DATA_SYNC", "sometimes", ["normal or full", "'sometimes'"]),
+        ("--import-mode", "IMPORT_MODE", "append", ["replace or merge", "'append'"]),
     ],
 )
 def test_a_bad_value_names_the_flag_or_the_variable_that_gave_it(

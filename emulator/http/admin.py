@@ -74,6 +74,7 @@ def health() -> Response:
         segment_responses=emu.settings.segment_responses,
         total_events=emu.store.total_events,
         max_events=emu.store.max_events,
+        durable=emu.store.durable,
     )
 
 
@@ -192,13 +193,14 @@ def reset_merchant(merchant_id: str) -> Response:
 
 
 @bp.post("/reset")
-@documented("Reset every merchant and the journal", response="reset")
+@documented("Reset every merchant, the journal and the fault rules", response="reset")
 def reset_all() -> Response:
-    """Forget every merchant and the request journal; configuration stays."""
+    """Forget every merchant, the request journal and the fault rules; configuration stays."""
     emu = emulator()
     emu.store.reset()
     emu.journal.clear()
     emu.plans.clear()
+    emu.faults.clear(reseed=True)
     return jsonify(reset="all")
 
 
@@ -230,7 +232,8 @@ def import_state() -> Response:
     if mode not in ("replace", "merge"):
         raise EmulatorError("invalid_parameter", f"mode must be replace or merge, got {mode!r}.")
     body = json_body(depth=STATE_DEPTH)
-    emulator().store.load(snapshot.admit(body), replace=mode == "replace")
+    body = snapshot.admit(body, nesting_checked=True)  # json_body checked it to STATE_DEPTH
+    emulator().store.load(body, replace=mode == "replace")
     return jsonify(merchants=_merchant_rows())
 
 

@@ -15,6 +15,7 @@ from flask import Response, current_app, request
 import contract
 from emulator import limits
 from emulator.errors import EmulatorError, as_error
+from emulator.http import injection
 from emulator.http.docs import doc_of
 from emulator.journal import Note
 from emulator.settings import Settings, valid_id
@@ -63,21 +64,33 @@ def journaled(view: Callable[..., Response]) -> Callable[..., Response]:
     """Journal every call of a surface's view, handing it the Note it fills in.
 
     The surface is the view's blueprint; an error the view raises is journaled as the
-    error document it answers with, then rendered by the app's error handlers.
+    error document it answers with, then rendered by the app's error handlers. A fault rule
+    that met the call (emulator.http.injection) may answer in place of either.
     """
 
     @functools.wraps(view)
     def call(**kwargs: Any) -> Response:
         note = Note(request.blueprint or "", request.method, request.path)
+        response: Response | None = None
+        raised: Exception | None = None
         try:
             response = view(note, **kwargs)
+        except injection.Faulted:
+            pass  # a fault rule answers: settle says how
         except Exception as exc:
-            error = as_error(exc)
-            capture(note, emulator().settings.journal_body_bytes)
-            emulator().journal.record(note, error.status, error.body()["error"])
-            raise
+            raised = exc
+        error = as_error(raised) if raised is not None else None
+        faulted = injection.settle(note, error)
+        if faulted is not None:
+            response, status = faulted
         capture(note, emulator().settings.journal_body_bytes)
-        emulator().journal.record(note, response.status_code)
+        if response is None:
+            assert error is not None and raised is not None
+            emulator().journal.record(note, error.status, error.body()["error"])
+            raise raised
+        if faulted is None:
+            status = response.status_code
+        emulator().journal.record(note, status, error.body()["error"] if error else None)
         return response
 
     return call

@@ -19,6 +19,7 @@ ASSETS = {
     "dashboard.js": "text/javascript; charset=utf-8",
     "dashboard-api.js": "text/javascript; charset=utf-8",
     "dashboard-dom.js": "text/javascript; charset=utf-8",
+    "dashboard-durable.js": "text/javascript; charset=utf-8",
     "dashboard-engage.js": "text/javascript; charset=utf-8",
     "dashboard-journal.js": "text/javascript; charset=utf-8",
     "dashboard-leads.js": "text/javascript; charset=utf-8",

@@ -17,6 +17,7 @@ from emulator.http.common import (
     require_admin_token,
 )
 from emulator.http.docs import ADMIN_TOKEN, Param, documenter, merchant_param
+from emulator.http.injection import at_merchant
 from emulator.journal import Note
 
 bp = Blueprint("engage", __name__, url_prefix="/_emulator")
@@ -51,7 +52,9 @@ def admit(merchant_id: str) -> str:
 
 def _merchant(note: Note, merchant_id: str) -> str:
     note.merchant_id = merchant_id
-    return admit(merchant_id)
+    admit(merchant_id)
+    at_merchant(note)
+    return merchant_id
 
 
 def check_key(key: str) -> str:

@@ -12,6 +12,7 @@ from emulator.calls import JSON
 from emulator.errors import EmulatorError
 from emulator.http.common import check, emulator, journaled, json_body
 from emulator.http.docs import SEGMENT_WRITE_KEY, documenter
+from emulator.http.injection import at_merchant
 from emulator.journal import Note
 from emulator.settings import Settings, valid_id
 
@@ -174,6 +175,7 @@ def _handle(note: Note, kind: str | None) -> Response:
     data = _raw_body()
     body = json_body(text_plain=True, data=data)
     unrouted = _route(note, settings, body)
+    at_merchant(note)
     if kind is None:
         # The envelope only: ingest checks each message and lists every bad one by index.
         check(

@@ -12,6 +12,7 @@ from emulator.calls import JSON, Call
 from emulator.errors import EmulatorError
 from emulator.http.common import authenticate, check, emulator, journaled, json_body
 from emulator.http.docs import documenter
+from emulator.http.injection import at_merchant
 from emulator.journal import Note
 
 bp = Blueprint("tracker", __name__)
@@ -25,6 +26,7 @@ def _begin(note: Note, schema: str) -> JSON:
     body = json_body(text_plain=True)
     if isinstance(body.get("merchant_id"), str):
         note.merchant_id = body["merchant_id"][:256]  # as sent, even if invalid; bounded
+    at_merchant(note)
     check(schema, body)
     authenticate(emulator().settings, body["merchant_id"], body["write_key"])
     return body
@@ -42,30 +44,42 @@ def _blocked(kind: str, tracking: plans.Plan, kinds: list[str], found: Sequence[
     )
 
 
-def _apply(note: Note, kind: str, body: JSON, call: Call) -> tuple[JSON | None, JSON]:
-    """Check the call against the merchant's tracking plan, apply it, and count it.
+def _apply(note: Note, kind: str, body: JSON, call: Call) -> tuple[JSON | None, JSON | None, bool]:
+    """Check the call against the merchant's tracking plan, apply it once, and count it.
 
-    A call whose violations the plan's settings block is refused with 422, applying nothing.
+    A call whose violations the plan's settings block is refused with 422, applying nothing. A
+    call whose message_id the merchant holds applies nothing: the answer is what the first made.
+    Return (lead, event, whether the call was such a repeat).
     """
     emu = emulator()
     merchant_id = body["merchant_id"]
-    tracking = emu.plans.plan_for(merchant_id)
-    if tracking is None:
-        return emu.store.apply(merchant_id, [call])[0]
-    message = plans.tracker_message(kind, body)
-    call.violations = found = tracking.check(message)
-    checked = [(tracking.label(message), found)]
-    blocked = tracking.blocked(found) if found else []
-    if found:
-        event = body.get("event") if kind == "track" else None
-        entry = {"index": 0, "type": kind, "event": event, "blocked": bool(blocked)}
-        note.violations = [{**entry, "violations": list(found)}]
-    if blocked:
+    call.message_id = body.get("message_id")
+    tracking = emu.plans.plan_for(merchant_id) if kind != "page" else None  # plans: no pages
+    checked = None
+    if tracking is not None:
+        message = plans.tracker_message(kind, body)
+        call.violations = found = tracking.check(message)
+        checked = [(tracking.label(message), found)]
+        blocked = tracking.blocked(found) if found else []
+        if found:
+            event = body.get("event") if kind == "track" else None
+            entry = {"index": 0, "type": kind, "event": event, "blocked": bool(blocked)}
+            note.violations = [{**entry, "violations": list(found)}]
+        if blocked:
+            emu.plans.record(merchant_id, tracking, checked)
+            raise _blocked(kind, tracking, blocked, found)
+    applied = emu.store.apply(merchant_id, [call])
+    if not applied:  # a retry: its first copy was checked, counted and applied already
+        note.skipped = [{"reason": "duplicate message_id", "message_id": call.message_id}]
+        note.violations = []
+        return *emu.store.repeat_of(merchant_id, call), True
+    if tracking is not None and checked is not None:
         emu.plans.record(merchant_id, tracking, checked)
-        raise _blocked(kind, tracking, blocked, found)
-    result = emu.store.apply(merchant_id, [call])[0]
-    emu.plans.record(merchant_id, tracking, checked)
-    return result
+    return applied[0][0], applied[0][1], False
+
+
+def _answer(key: str, value: JSON | None, repeat: bool) -> Response:
+    return jsonify({key: value, "duplicate": True} if repeat else {key: value})
 
 
 @bp.post("/tracker/v1/identify")
@@ -77,9 +91,9 @@ def identify(note: Note) -> Response:
     call = Call(
         "identify", body["id"], body.get("anonymous_id"), attributes=body.get("attributes", {})
     )
-    lead, _ = _apply(note, "identify", body, call)
+    lead, _, repeat = _apply(note, "identify", body, call)
     note.summary = f"identify {body['id']}"
-    return jsonify({"lead": lead})
+    return _answer("lead", lead, repeat)
 
 
 @bp.post("/tracker/v1/track")
@@ -90,9 +104,9 @@ def track(note: Note) -> Response:
     body = _begin(note, "tracker-track")
     properties = body.get("properties", {})
     call = Call("track", body.get("id"), body.get("anonymous_id"), body["event"], properties)
-    _, event = _apply(note, "track", body, call)
+    _, event, repeat = _apply(note, "track", body, call)
     note.summary = f"track {body['event']!r}"
-    return jsonify({"event": event})
+    return _answer("event", event, repeat)
 
 
 @bp.post("/tracker/v1/page")
@@ -101,11 +115,10 @@ def track(note: Note) -> Response:
 def page(note: Note) -> Response:
     """Log a page view."""
     body = _begin(note, "tracker-page")
-    event = emulator().store.page(
-        body["merchant_id"], body.get("properties", {}), body.get("anonymous_id"), body.get("id")
-    )
+    call = Call("page", body.get("id"), body.get("anonymous_id"), None, body.get("properties", {}))
+    _, event, repeat = _apply(note, "page", body, call)
     note.summary = "page"
-    return jsonify({"event": event})
+    return _answer("event", event, repeat)
 
 
 @bp.get("/connect.js")

@@ -1,4 +1,7 @@
-/* wishpond-emulator connect.js: Wishpond.Tracker for pages, sending to the emulator that served it. */
+/* wishpond-emulator connect.js: Wishpond.Tracker for pages, sending to the emulator that served it.
+   Calls go one at a time, in order, each with a message_id of its own. One that fails (network
+   error, 5xx, 429) is sent again after a capped, jittered backoff until it lands, and every call
+   not yet acknowledged waits in localStorage, so the next page load sends it on. */
 (function (window, document) {
   "use strict";
 
@@ -8,15 +11,21 @@
   var STORAGE_KEY = "wishpond_anonymous_id";
   var COOKIE_MAX_AGE = 63072000; // two years, in seconds
   var KEEPALIVE_LIMIT = 60000; // browsers refuse keepalive bodies past 64 KiB in flight
+  var RETRY_FIRST = 250; // ms: the first retry waits about this long, each later one twice as long
+  var RETRY_CAP = 30000; // ms: the longest backoff
+  var RETRY_AFTER_CAP = 300000; // ms: the longest Retry-After honoured
 
   var script = ownScript();
   var src = new URL(script ? script.src : "/connect.js", document.baseURI);
   var origin = src.origin;
-  var pending = []; // calls not yet sent, oldest first
-  var sending = false;
-  var last = Promise.resolve();
-  var unreachableWarned = false;
+  var QUEUE_PREFIX = "wishpond_queue:" + origin + ":"; // then a sortable stamp and the message id
+  var queue = []; // calls not yet acknowledged, oldest first; queue[0] is being delivered
+  var inFlight = false; // queue[0] has a request on the wire (not waiting to retry)
+  var last = Promise.resolve(); // settles once the newest call (and so every call) has
+  var failing = false; // a run of failed attempts, warned about once
   var anonymousId = null;
+  var made = 0;
+  var storage = openStorage();
 
   function ownScript() {
     if (document.currentScript && document.currentScript.src) return document.currentScript;
@@ -27,6 +36,17 @@
       if (/\/connect\.js(?:[?#]|$)/.test(scripts[i].src)) return scripts[i];
     }
     return null;
+  }
+
+  function openStorage() {
+    try {
+      var s = window.localStorage; // reading it throws where storage is blocked
+      s.setItem(QUEUE_PREFIX, "");
+      s.removeItem(QUEUE_PREFIX);
+      return s;
+    } catch (e) {
+      return null; // calls then wait in memory only, and are lost with the page
+    }
   }
 
   function setting(value, name) {
@@ -72,6 +92,51 @@
     return anonymousId;
   }
 
+  // -- the queue, kept in localStorage: one item per call, so tabs never overwrite each other --
+
+  function keep(call) {
+    if (!storage) return;
+    try {
+      storage.setItem(call.key, JSON.stringify({ name: call.name, path: call.path, body: call.body }));
+      call.kept = true;
+    } catch (e) { /* full: this call waits in memory only */ }
+  }
+
+  function forget(call) {
+    if (!storage) return;
+    try { storage.removeItem(call.key); } catch (e) { /* */ }
+  }
+
+  function leftOver() {
+    var keys = [], calls = [];
+    if (!storage) return calls;
+    try {
+      for (var i = 0; i < storage.length; i++) {
+        var key = storage.key(i);
+        if (key && key.indexOf(QUEUE_PREFIX) === 0 && key !== QUEUE_PREFIX) keys.push(key);
+      }
+      keys.sort(); // the stamps sort as the calls were made
+      for (var j = 0; j < keys.length; j++) {
+        var saved = null;
+        try { saved = JSON.parse(storage.getItem(keys[j])); } catch (e) { /* not ours */ }
+        if (saved && typeof saved.path === "string" && typeof saved.body === "string") {
+          calls.push({ key: keys[j], name: saved.name, path: saved.path, body: saved.body, kept: true });
+        } else {
+          storage.removeItem(keys[j]);
+        }
+      }
+    } catch (e) { /* storage went away: send what was read */ }
+    return calls;
+  }
+
+  function stamp(messageId) {
+    var count = String(made++ % 1000000);
+    return QUEUE_PREFIX + String(Date.now()).padStart(15, "0") + "." +
+      "000000".slice(count.length) + count + "." + messageId;
+  }
+
+  // -- delivery: one call at a time, each until it lands or is rejected --
+
   function describe(call, status, error) {
     var text = call.name + " was rejected by " + origin + " (HTTP " + status +
       (error && error.code ? " " + error.code : "") + "): " +
@@ -84,38 +149,83 @@
     return text;
   }
 
-  function send(call) {
-    var options = {
+  function post(call, keepalive) {
+    return fetch(origin + call.path, {
       method: "POST",
       // text/plain keeps this a simple request: no CORS preflight, and the same as sendBeacon.
       headers: { "Content-Type": "text/plain;charset=UTF-8" },
       body: call.body,
       credentials: "omit",
-      // The limit is in bytes: measure UTF-8, not UTF-16 code units.
-      keepalive: new Blob([call.body]).size < KEEPALIVE_LIMIT
-    };
-    return fetch(origin + call.path, options).then(function (response) {
-      unreachableWarned = false;
+      keepalive: keepalive
+    });
+  }
+
+  function retryAfter(response) {
+    var value = response.headers.get("Retry-After");
+    if (!value) return null;
+    var ms = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
+    return isFinite(ms) ? Math.min(Math.max(ms, 0), RETRY_AFTER_CAP) : null;
+  }
+
+  function backoff(tries) {
+    var ceiling = Math.min(RETRY_CAP, RETRY_FIRST * Math.pow(2, tries - 1));
+    return ceiling / 2 + Math.random() * ceiling / 2; // jitter: clients that failed together spread
+  }
+
+  // Resolve with {answer} when the call landed or was refused for good, or {retry, wait}.
+  function attempt(call) {
+    // The limit is in bytes: measure UTF-8, not UTF-16 code units.
+    return post(call, new Blob([call.body]).size < KEEPALIVE_LIMIT).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (answer) {
-        if (!response.ok) warn(describe(call, response.status, answer && answer.error));
-        return answer;
+        if (response.ok) return { answer: answer };
+        if (response.status === 429 || response.status >= 500) {
+          return { retry: origin + " answered HTTP " + response.status + " to " + call.name,
+            wait: retryAfter(response) };
+        }
+        warn(describe(call, response.status, answer && answer.error));
+        return { answer: answer };
       });
     }, function (err) {
-      if (!unreachableWarned) warn("could not reach " + origin + call.path + " (" + err + ").");
-      unreachableWarned = true;
-      return null;
+      return { retry: "could not reach " + origin + call.path + " (" + err + ")", wait: null };
+    });
+  }
+
+  function deliver(call) {
+    inFlight = true;
+    return attempt(call).then(function (result) {
+      inFlight = false;
+      if (!result.retry) {
+        failing = false;
+        return result.answer;
+      }
+      if (!failing) warn(result.retry + "; retrying until it lands.");
+      failing = true;
+      call.tries = (call.tries || 0) + 1;
+      var wait = result.wait === null ? backoff(call.tries) : result.wait;
+      return new Promise(function (resolve) { setTimeout(resolve, wait); }).then(function () {
+        return deliver(call);
+      });
     });
   }
 
   function pump() {
-    if (sending || !pending.length) return;
-    var call = pending.shift();
-    sending = true;
-    send(call).then(function (answer) {
-      sending = false;
+    if (!queue.length || queue[0].started) return;
+    var call = queue[0];
+    call.started = true;
+    deliver(call).then(function (answer) {
+      forget(call);
+      queue.shift();
       call.resolve(answer);
       pump();
     });
+  }
+
+  function add(call) {
+    var settled = new Promise(function (resolve) { call.resolve = resolve; });
+    queue.push(call);
+    last = settled;
+    pump();
+    return settled;
   }
 
   function enqueue(name, body) {
@@ -123,23 +233,23 @@
     body.merchant_id = creds.merchant_id;
     body.write_key = creds.write_key;
     body.anonymous_id = anonId();
-    var call = { name: name, path: "/tracker/v1/" + name, body: JSON.stringify(body) };
-    last = new Promise(function (resolve) {
-      call.resolve = resolve;
-      pending.push(call);
-      pump();
-    });
-    return last;
+    body.message_id = newId();
+    var call = { key: stamp(body.message_id), name: name, path: "/tracker/v1/" + name,
+      body: JSON.stringify(body) };
+    keep(call);
+    return add(call);
   }
 
-  // A page that is going away cannot wait for the queue: hand every unsent call to the browser.
+  // A page going away cannot wait for its turn: while the emulator answers, hand the browser a
+  // copy of every call not on the wire (copies may land out of order; each stays stored, and
+  // the emulator applies each message_id once). While calls are failing, stored ones wait for
+  // the next page, which sends them in order.
   window.addEventListener("pagehide", function () {
-    while (pending.length) {
-      var call = pending.shift();
-      var beaconed = false;
+    for (var i = inFlight ? 1 : 0; i < queue.length; i++) {
+      var call = queue[i], beaconed = false;
+      if (failing && call.kept) continue;
       try { beaconed = navigator.sendBeacon(origin + call.path, call.body); } catch (e) { /* */ }
-      if (!beaconed) send(call);
-      call.resolve(null);
+      if (!beaconed) post(call, true).catch(function () {});
     }
   });
 
@@ -163,6 +273,7 @@
     getAnonId: function () {
       return Promise.resolve(anonId());
     },
+    // Calls are delivered in order, so the newest one settling means every one has.
     flush: function () {
       return last.then(function () {});
     }
@@ -185,6 +296,8 @@
     Tracker[item[0]].apply(Tracker, Array.prototype.slice.call(item, 1));
   }
 
+  var earlier = leftOver(); // what an earlier page left unacknowledged goes first
+  for (var k = 0; k < earlier.length; k++) add(earlier[k]);
   var queued = Array.isArray(W) ? W.splice(0, W.length) : [];
   W.Tracker = Tracker;
   W.push = function () {

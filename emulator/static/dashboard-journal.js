@@ -8,6 +8,7 @@ import { journalViolations } from './dashboard-plan.js';
 // -- the request journal -------------------------------------------------------
 
 function outcome(entry) {
+  if (entry.fault_id) return 'faulted';
   if (entry.status >= 400) return 'rejected';
   if (entry.drops && entry.drops.length) return 'dropped';
   return entry.skipped && entry.skipped.length ? 'skipped' : 'accepted';
@@ -27,7 +28,11 @@ function dropNode(drop) {
 function reasonNodes(entry) {
   const kind = outcome(entry);
   const out = [el('span', { class: 'outcome o-' + kind, text: kind })];
-  if (kind === 'rejected' && entry.error) {
+  if (kind === 'faulted') {
+    // A fault rule answered in the emulator's place (POST /_emulator/faults).
+    out.push(el('span', { class: 'reason', text: 'by fault rule ' + entry.fault_id }));
+  }
+  if ((kind === 'rejected' || kind === 'faulted') && entry.error) {
     out.push(
       el(
         'span',
@@ -100,7 +105,10 @@ function journalRow(entry) {
       captureNode(entry),
     ),
     el('td', { class: 'mono', text: entry.merchant_id || '' }),
-    el('td', { class: 'num status s' + String(entry.status).charAt(0), text: entry.status }),
+    el('td', {
+      class: 'num status s' + String(entry.status).charAt(0),
+      text: entry.status || 'none', // 0: a fault closed the connection without an answer
+    }),
     el('td', null, el('div', { class: 'reasons' }, reasonNodes(entry))),
   );
 }
@@ -123,6 +131,7 @@ export function renderJournal(fresh) {
     ['rejected-count', 'rejected'],
     ['dropped-count', 'dropped'],
     ['skipped-count', 'skipped'],
+    ['faulted-count', 'faulted'],
   ]) {
     const n = count(kind);
     $(id).textContent = n + ' ' + kind;

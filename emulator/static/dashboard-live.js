@@ -18,6 +18,7 @@ import { renderJournal, wakeJournal } from './dashboard-journal.js';
 import { refreshDetail, refreshLeads } from './dashboard-leads.js';
 import { refreshPlan, verdictNode } from './dashboard-plan.js';
 import { refreshAudiences, refreshClock } from './dashboard-engage.js';
+import { renderDurable } from './dashboard-durable.js';
 
 // -- contact regained ------------------------------------------------------------
 
@@ -41,6 +42,7 @@ export async function loadMerchants() {
   $('mode').textContent = health.mode + ' mode';
   show($('version'), true);
   show($('mode'), true);
+  renderDurable(health);
   $('usage').textContent =
     health.total_events.toLocaleString() + ' / ' + health.max_events.toLocaleString() + ' events';
   state.merchants = body.merchants;

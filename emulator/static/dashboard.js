@@ -1,9 +1,9 @@
 // The emulator's live dashboard. It reads only the admin API under /_emulator and builds every
 // node with createElement/textContent, so no value from the API is ever parsed as HTML.
 // The page loads this module, which starts the rest. Each module imports only modules below it
-// (state, dom, api, then plan < journal < leads < engage < live < route); the few calls that go
-// upward (a view links to a route, the journal refreshes the merchants) go through `actions`,
-// filled in here.
+// (state, dom, api, durable, then plan < journal < leads < engage < live < route); the few
+// calls that go upward (a view links to a route, the journal refreshes the merchants) go
+// through `actions`, filled in here.
 
 import { $, enc, leadHash, show } from './dashboard-dom.js';
 import { actions, state } from './dashboard-state.js';

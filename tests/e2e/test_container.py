@@ -72,6 +72,17 @@ def wait_healthy(podman: Podman, name: str, started: float, limit: float) -> flo
         time.sleep(0.05)
 
 
+def identify(url: str, body: dict[str, Any]) -> None:
+    """Send one tracker identify and check it is answered 200."""
+    request = urllib.request.Request(
+        f"{url}/tracker/v1/identify",
+        json.dumps(body).encode(),
+        {"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+
+
 def test_container_lifecycle(podman: Podman, container: dict[str, Any]) -> None:
     name, url = container["name"], container["url"]
     healthy_after = wait_healthy(podman, name, container["started"], 2.0)
@@ -85,13 +96,7 @@ def test_container_lifecycle(podman: Podman, container: dict[str, Any]) -> None:
         "merchant_id": "m1", "write_key": "any-key", "anonymous_id": "visitor-1",
         "id": "container-lead", "attributes": {"email": "c@example.com", "plan": "Pro"},
     }  # fmt: skip
-    request = urllib.request.Request(
-        f"{url}/tracker/v1/identify",
-        json.dumps(body).encode(),
-        {"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert response.status == 200
+    identify(url, body)
     EmulatorClient(url).merchant("m1").assert_lead("container-lead", plan="Pro")
     # CI reaches a service container under names of its own: the image answers any Host.
     named = urllib.request.Request(f"{url}/_emulator/health", headers={"Host": "emulator:9474"})
@@ -110,6 +115,33 @@ def test_container_lifecycle(podman: Podman, container: dict[str, Any]) -> None:
     (lead,) = exported["merchants"]["m1"]["leads"]
     assert lead["id"] == "container-lead"
     assert lead["attributes"] == {"email": "c@example.com", "plan": "Pro"}
+
+
+def test_a_data_file_on_the_volume_survives_docker_kill(
+    podman: Podman, image: str, tmp_path: Path
+) -> None:
+    volume = tmp_path / "data"
+    volume.mkdir()
+    volume.chmod(0o777)  # the image runs as an unprivileged user
+    env = {"WISHPOND_EMULATOR_DATA_FILE": "/data/wishpond.db"}
+    names = []
+    try:
+        first = start(podman, image, volume, env)
+        names.append(first["name"])
+        wait_healthy(podman, first["name"], first["started"], 10.0)
+        identify(first["url"], {"merchant_id": "m1", "write_key": "k", "id": "kept-lead"})
+        podman("kill", "--signal", "KILL", first["name"])  # as docker kill does
+        second = start(podman, image, volume, env)
+        names.append(second["name"])
+        wait_healthy(podman, second["name"], second["started"], 10.0)
+        client = EmulatorClient(second["url"])
+        client.merchant("m1").assert_lead("kept-lead")
+        with urllib.request.urlopen(f"{second['url']}/_emulator/health", timeout=5) as response:
+            durable = json.loads(response.read())["durable"]
+        assert durable == {"path": "/data/wishpond.db", "sync": "normal"}
+    finally:
+        for name in names:
+            podman("rm", "--force", name, check=False)
 
 
 def github_actions() -> dict[str, Any]:

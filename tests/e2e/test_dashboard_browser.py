@@ -352,6 +352,36 @@ def test_dropped_messages_show_in_the_journal_with_their_reason(
     assert_clean(page)
 
 
+def test_faulted_calls_show_in_the_journal_with_their_rule(
+    page: Page, serve: Callable[..., Served]
+) -> None:
+    srv = serve()
+    page.goto(srv.url + "/#/requests")
+    expect(page.locator("#requests-empty")).to_be_visible()
+    for action in ({"status": 503}, {"drop": "before"}):
+        rule = {"match": {"merchant_id": "m1"}, "action": action, "times": 1}
+        assert requests.post(f"{srv.url}/_emulator/faults", json=rule, timeout=5).ok
+    assert send(srv.url, "identify", id="u1").status_code == 503
+    with pytest.raises(requests.ConnectionError):
+        send(srv.url, "identify", id="u1")
+    assert send(srv.url, "identify", id="u1").status_code == 200
+
+    rows = page.locator("#requests-table tbody tr")
+    expect(rows).to_have_count(3)
+    dropped, answered = rows.nth(1), rows.nth(2)
+    expect(answered).to_have_class("r-faulted")
+    expect(answered.locator(".outcome")).to_have_text("faulted")
+    expect(answered.locator(".reason")).to_have_text("by fault rule f1")
+    expect(answered.locator(".status")).to_have_text("503")
+    expect(answered).to_contain_text("fault f1: answered 503")
+    expect(dropped.locator(".status")).to_have_text("none")
+    expect(dropped).to_contain_text("closed without an answer, nothing applied")
+    expect(page.locator("#faulted-count")).to_have_text("2 faulted")
+    page.locator("#outcome-filter [data-outcome='faulted']").click()
+    expect(rows).to_have_count(2)
+    assert_clean(page)
+
+
 def test_violations_show_on_events_and_in_the_journal_and_the_plan_tab_shows_coverage(
     page: Page, serve: Callable[..., Served], tmp_path: Path
 ) -> None:
@@ -550,3 +580,19 @@ def test_audiences_tab_shows_the_clock_and_advances_it_and_syncs(
     row.locator(".members .link", has_text="jane").click()
     expect(page.locator("#detail-audiences .chip.in")).to_contain_text(key)
     assert_clean(page, allow=("status of 400",))
+
+
+def test_header_shows_whether_the_state_is_durable(
+    page: Page, serve: Callable[..., Served], tmp_path: Any
+) -> None:
+    memory = serve()
+    page.goto(memory.url)
+    pill = page.locator("#durable")
+    expect(pill).to_have_text("in memory")
+    assert "--data-file" in (pill.get_attribute("title") or "")
+    data = tmp_path / "state.db"
+    durable = serve("--data-file", str(data), "--data-sync", "full")
+    page.goto(durable.url)
+    expect(pill).to_have_text("durable · full")
+    assert str(data) in (pill.get_attribute("title") or "")
+    assert_clean(page)
