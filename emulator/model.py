@@ -20,7 +20,10 @@ def _shared_keys(value: JSON | None) -> JSON | None:
     """Return a dict whose keys are interned: millions of events repeat the same few keys."""
     if type(value) is not dict:
         return value
-    return {(intern(k) if type(k) is str else k): v for k, v in value.items()}
+    try:
+        return dict(zip(map(intern, value), value.values(), strict=True))
+    except TypeError:  # a key that is not a string (never from JSON): kept as it is
+        return {(intern(k) if type(k) is str else k): v for k, v in value.items()}
 
 
 class Event:
