@@ -149,6 +149,10 @@ def fill(store: Any, events: int, per_lead: int = 10, batch: int = 1) -> int:
     text as a request's would be. batch > 1 applies that many calls at once (faster set-up).
     """
     from emulator.calls import Call
+    from emulator.limits import decode_json
+
+    def loads(text: str) -> Any:
+        return decode_json(text.encode())
 
     payload = 0
     pending: list[Any] = []
@@ -156,9 +160,9 @@ def fill(store: Any, events: int, per_lead: int = 10, batch: int = 1) -> int:
         lead = n // per_lead
         if n % per_lead == 0:
             text = compact(attributes(lead))
-            call = Call("identify", f"lead-{lead}", f"anon-{lead}", attributes=json.loads(text))
+            call = Call("identify", f"lead-{lead}", f"anon-{lead}", attributes=loads(text))
         else:
-            body = json.loads(compact(track(n)))
+            body = loads(compact(track(n)))
             text = compact(body["properties"])
             call = Call("track", f"lead-{lead}", f"anon-{lead}", body["event"], body["properties"])
         payload += len(text)

@@ -43,7 +43,11 @@ def is_date(value: Any, strict: bool = True) -> TypeGuard[str]:
     if type(value) is not str:
         return False
     # YYYY-MM-DD has its first dash fifth: most strings are told apart without a regex.
-    if strict and (value[4:5] != "-" or _STRICT.match(value) is None):
+    if strict and value[4:5] != "-":
+        return False
+    if _CANONICAL.fullmatch(value) is not None:  # the common case: a Date's own wire form
+        return True
+    if strict and _STRICT.match(value) is None:
         return False
     return _MATCHER.fullmatch(value) is not None
 
