@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
@@ -153,8 +154,11 @@ def accepts(name: str) -> Callable[[Any], bool]:
     compiled = fastjsonschema.compile(
         body, handlers={"http": _refuse, "https": _refuse}, use_default=False
     )
+    rs = _rs_check(body)
 
     def check(obj: Any) -> bool:
+        if rs is not None and rs(obj):  # compiled code first: a whole state in one call
+            return True
         try:
             compiled(obj)
         except Exception:  # any doubt goes to the full validator
@@ -164,9 +168,56 @@ def accepts(name: str) -> Callable[[Any], bool]:
     return check
 
 
-# Keywords whose meaning could differ between jsonschema and jsonschema-rs (regex dialects,
-# format checks): a schema naming any of them is checked item by item with accepts().
-_RS_UNSURE = ('"$ref"', '"pattern"', '"patternProperties"', '"format"')
+# A regex Python and jsonschema-rs read alike, or where jsonschema-rs reads less: ASCII text,
+# classes, groups and negative lookaheads (any other `(?` is refused), counted quantifiers
+# (Python reads `x{,3}` as one, ECMA as text), and the escapes `\.` and `\n`. Class escapes
+# (`\d`, `\s`, `\w`), other escapes and flags differ between the dialects. Python's `$` also
+# matches before a final newline: there jsonschema accepts more, never less.
+_PORTABLE = re.compile(
+    r"(?:[A-Za-z0-9 _,~^$*+?|()\[\].!#%&'`\"/:;<=>@-]|\\[.n]|\{[0-9]+(?:,[0-9]+)?\})*"
+)
+
+
+def portable_pattern(pattern: Any) -> bool:
+    """Return whether jsonschema-rs never accepts a string this regex refuses in Python."""
+    if not isinstance(pattern, str) or _PORTABLE.fullmatch(pattern) is None:
+        return False
+    return "(?" not in pattern.replace("(?!", "")
+
+
+def patterns(node: Any) -> list[Any]:
+    """Return every pattern and patternProperties key anywhere in a schema."""
+    if isinstance(node, list):
+        return [p for item in node for p in patterns(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [node["pattern"]] if "pattern" in node else []
+    found += list(node.get("patternProperties") or {})
+    return found + [p for key, sub in node.items() if key != "pattern" for p in patterns(sub)]
+
+
+def _rs_check(body: dict[str, Any]) -> Callable[[Any], bool] | None:
+    """Return jsonschema-rs's test of an inlined schema (draft 2020-12), or None in doubt."""
+    text = json.dumps(body)
+    if any(word in text for word in _RS_UNSURE) or not all(
+        portable_pattern(p) for p in patterns(body)
+    ):
+        return None
+    compiled = jsonschema_rs.Draft202012Validator(body)
+
+    def check(obj: Any) -> bool:
+        try:
+            return bool(compiled.is_valid(obj))
+        except Exception:  # a value it cannot read (a lone surrogate): the others decide
+            return False
+
+    return check
+
+
+# Keywords whose meaning could differ between jsonschema and jsonschema-rs (format checks,
+# references): a schema naming any of them, or a pattern that is not portable, is checked
+# item by item with accepts().
+_RS_UNSURE = ('"$ref"', '"format"')
 
 
 @cache
@@ -176,20 +227,11 @@ def accepts_all(name: str) -> Callable[[Sequence[Any]], bool]:
     One call checks the whole list, in compiled code (jsonschema-rs, draft 2020-12), instead
     of one call per item; like accepts(), it is trusted only to accept.
     """
-    body = _plain(name)
-    text = json.dumps(body)
-    if any(word in text for word in _RS_UNSURE):
+    whole = _rs_check({"type": "array", "items": _plain(name)})
+    if whole is None:
         one = accepts(name)
         return lambda items: all(one(item) for item in items)
-    compiled = jsonschema_rs.Draft202012Validator({"type": "array", "items": body})
-
-    def check(items: Sequence[Any]) -> bool:
-        try:
-            return bool(compiled.is_valid(items if type(items) is list else list(items)))
-        except Exception:  # a value it cannot read (a lone surrogate): the full validator decides
-            return False
-
-    return check
+    return lambda items: whole(items if type(items) is list else list(items))
 
 
 def validate(name: str, obj: Any) -> None:

@@ -3,8 +3,9 @@
 The formats are those every install checks alike (none needs an optional package). A schema
 that uses only keywords whose meaning fastjsonschema shares with jsonschema is also compiled to
 Python; that check is trusted only to accept, and whatever it rejects goes to jsonschema. Of
-those, a schema whose patterns are plain (literals, ranges and quantifiers, which Python and
-ECMA regexes read alike) is also compiled by jsonschema-rs, faster again, and trusted the same.
+those, a schema whose patterns are portable (contract.portable_pattern: Python and
+jsonschema-rs read them alike) is also compiled by jsonschema-rs, faster again, and trusted
+the same.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 import fastjsonschema
 import jsonschema_rs
 from jsonschema import FormatChecker
+
+import contract
 
 _RFC3339 = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)", re.ASCII
@@ -126,42 +129,16 @@ def compile_fast(schema: Any) -> Callable[[Any], Any] | None:
     return compiled
 
 
-# A pattern of ASCII letters, digits, classes, anchors, alternation, groups without `?` and
-# quantifiers: no escape, `.` or flag, whose meaning differs between Python and ECMA regexes.
-# (Python's `$` also matches before a final newline: jsonschema may accept more, never less.)
-# Braces only as a counted quantifier: Python reads `x{,3}` as one, ECMA as the text itself.
-_PLAIN_PATTERN = re.compile(r"[A-Za-z0-9 _\-^$\[\],+*?|()]*")
-_COUNTED = re.compile(r"\{[0-9]+(?:,[0-9]+)?\}")
-
-
-def _plain(pattern: Any) -> bool:
-    return (
-        isinstance(pattern, str) and _PLAIN_PATTERN.fullmatch(_COUNTED.sub("", pattern)) is not None
-    )
-
-
-def _patterns(node: Any) -> list[Any]:
-    """Return every pattern (and patternProperties key) of a schema the fast checks took."""
-    if not isinstance(node, dict):
-        return []
-    found = [node["pattern"]] if "pattern" in node else []
-    found += list(node.get("patternProperties", {}))
-    subschemas = [node.get("items", True), node.get("additionalProperties", True)]
-    for name in ("properties", "patternProperties"):
-        subschemas += node.get(name, {}).values()
-    return found + [p for sub in subschemas for p in _patterns(sub)]
-
-
 def compile_rs(schema: Any) -> Callable[[Any], bool] | None:
     """Return jsonschema-rs's check of a schema compile_fast takes, or None.
 
     Only for draft-06 and later (draft-04 counts 1.0 as no integer; jsonschema-rs may not),
-    and plain patterns. The check says True only for documents it accepts; it is trusted only
+    and portable patterns. The check says True only for documents it accepts; it is trusted only
     to accept, as compile_fast's is.
     """
     if compile_fast(schema) is None or schema.get("$schema") == _DRAFT4:
         return None
-    if not all(_plain(p) for p in _patterns(schema)):
+    if not all(contract.portable_pattern(p) for p in contract.patterns(schema)):
         return None
     body = dict(schema)
     body["$schema"] = _DRAFT7  # the keywords taken mean the same in every later draft

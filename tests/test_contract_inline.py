@@ -147,3 +147,14 @@ def test_the_whole_list_check_accepts_only_lists_of_valid_documents() -> None:
                 assert not whole(mixed), f"{name} accepts {json.dumps(mixed)[:300]}"
             lists += 1
     assert lists >= 300
+
+
+def test_only_patterns_both_regex_dialects_read_alike_go_to_jsonschema_rs() -> None:
+    for pattern in ("^[A-Za-z0-9_]{1,128}(?!\\n)$", "^(?!\\.{1,2}$)[a-z.]+$", "^(a|b)*c?$"):
+        assert contract.portable_pattern(pattern), pattern
+    for pattern in ("\\d", "\\s", "\\w", "x{,3}", "(?i)a", "(?=a)", "(?<!a)b", "\\ba", "é"):
+        assert not contract.portable_pattern(pattern), pattern
+    # The state's patterns are portable: a whole state (an import, a data file) is checked in
+    # compiled code in one call.
+    found = contract.patterns(contract._plain("state"))
+    assert found and all(contract.portable_pattern(p) for p in found), found
