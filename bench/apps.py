@@ -2,13 +2,18 @@
 
 `emulator()` is the real emulator app; `baseline()` is a bare Flask app that parses the same
 JSON and returns a constant. `python bench/apps.py APP --server NAME --port P` serves one.
+For bench/promises.py, the environment adds to the emulator: BENCH_THREADS (worker threads,
+default 8), BENCH_EXPORT (write the state there when the process that holds it exits) and
+BENCH_PROBE (a /probe/drop route that tries to close its connection without an answer).
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib.util
 import json
+import os
 import signal
 import sys
 import threading
@@ -17,16 +22,46 @@ from typing import Any
 from common import free_port, python
 from flask import Flask, Response, request
 
-THREADS = 8
-SERVERS = ("product", "waitress", "gunicorn", "granian")
+THREADS = int(os.environ.get("BENCH_THREADS") or 8)
+SERVERS = ("product", "waitress", "gunicorn", "granian", "cheroot", "pyruvate")
+# Servers from the bench extra (waitress is a core dependency).
+EXTRA = ("gunicorn", "granian", "cheroot", "pyruvate")
 
 
-def emulator() -> Flask:
-    """Build the emulator app exactly as `wishpond-emulator serve` does."""
+def emulator() -> Any:
+    """Build the emulator app as `wishpond-emulator serve` does (with no cap on events)."""
     from emulator import create_app
     from emulator.settings import Settings
 
-    return create_app(Settings(quiet=True))
+    app = create_app(Settings(quiet=True, max_events=10**9))
+    target = os.environ.get("BENCH_EXPORT")
+    if target:  # in the process that holds the state, whichever that is
+        from emulator.snapshot import write_atomically
+
+        state = app.extensions["wishpond_emulator"]
+        atexit.register(lambda: write_atomically(target, state.store.export()))
+    return probed(app) if os.environ.get("BENCH_PROBE") else app
+
+
+def probed(app: Any) -> Any:
+    """Wrap app: GET /probe/drop?how tries to end the connection with no answer at all.
+
+    how=raise raises waitress's ClientDisconnected (the emulator's way on waitress; elsewhere
+    just an exception); how=socket closes the socket the server exposes (gunicorn.socket).
+    """
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == "/probe/drop":
+            sock = environ.get("gunicorn.socket")
+            if environ.get("QUERY_STRING") == "socket" and sock is not None:
+                sock.close()
+            from waitress.channel import ClientDisconnected
+
+            raise ClientDisconnected
+        return app(environ, start_response)
+
+    wsgi.extensions, wsgi.config = app.extensions, app.config  # type: ignore[attr-defined]
+    return wsgi
 
 
 def baseline() -> Flask:
@@ -50,14 +85,14 @@ def baseline() -> Flask:
 
 def command(app: str, server: str, port: int) -> list[str]:
     """Return the argv that serves app ('emulator' or 'baseline') on server at port."""
-    if server in ("gunicorn", "granian") and importlib.util.find_spec(server) is None:
+    if server in EXTRA and importlib.util.find_spec(server) is None:
         raise SystemExit(
             f"bench: {server} is not installed; install the bench extra: pip install -e '.[bench]'"
         )
     if server == "product" and app == "emulator":
         # The real CLI, so the figure is what users get.
         return [python(), "-m", "emulator", "serve", "--port", str(port), "--quiet"]
-    if server in ("product", "waitress"):
+    if server in ("product", "waitress", "cheroot", "pyruvate"):
         return [python(), __file__, app, "--server", server, "--port", str(port)]
     if server == "gunicorn":
         return [
@@ -89,7 +124,7 @@ def serve_product(app: Flask, port: int, threads: int = THREADS, park: bool = Tr
 
     signal.signal(signal.SIGTERM, on_signal)
     server.run_until(stop)
-    emulator_state = app.extensions.get("wishpond_emulator")
+    emulator_state = getattr(app, "extensions", {}).get("wishpond_emulator")
     if emulator_state is not None:
         emulator_state.close()  # release long-polls, as `serve` does
     server.drain()
@@ -103,11 +138,33 @@ def _serve_waitress(app: Flask, port: int) -> None:
     server.run()
 
 
+def _serve_cheroot(app: Flask, port: int) -> None:
+    from cheroot.wsgi import Server as Cheroot
+
+    server = Cheroot(("127.0.0.1", port), app, numthreads=THREADS)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.stop).start())
+    server.start()  # returns once stop() has let the in-flight requests finish
+
+
+def _serve_pyruvate(app: Flask, port: int) -> None:
+    import pyruvate
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        # pyruvate 1.6 passes CONTENT_LENGTH as an int; PEP 3333 (and Werkzeug) want a string.
+        if "CONTENT_LENGTH" in environ:
+            environ["CONTENT_LENGTH"] = str(environ["CONTENT_LENGTH"])
+        return app(environ, start_response)
+
+    pyruvate.serve(wsgi, f"127.0.0.1:{port}", THREADS)
+
+
 def main() -> None:
     """Serve one app on one server until SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("app", choices=("emulator", "baseline"))
-    parser.add_argument("--server", choices=("product", "waitress"), default="product")
+    parser.add_argument(
+        "--server", choices=("product", "waitress", "cheroot", "pyruvate"), default="product"
+    )
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--fill", type=int, default=0, help="store this many events first")
     args = parser.parse_args()
@@ -117,10 +174,8 @@ def main() -> None:
 
         payloads.fill(app.extensions["wishpond_emulator"].store, args.fill, batch=1000)
     port = args.port or free_port()
-    if args.server == "product":
-        serve_product(app, port)
-    else:
-        _serve_waitress(app, port)
+    serve = {"product": serve_product, "waitress": _serve_waitress, "cheroot": _serve_cheroot}
+    serve.get(args.server, _serve_pyruvate)(app, port)
 
 
 if __name__ == "__main__":

@@ -50,10 +50,13 @@ def main() -> None:
         running("batch-baseline", base_argv, base_port) as base,
     ):
         for run in (emu, base):
-            wrk(run.url, path, bodies, 8, 1, limit=limit and 2, auth=auth)
+            wrk(run.url, path, bodies, 8, 1, limit=limit and 2, auth=auth, unique=True)
         for connections in CONNECTIONS:
             for app, run in (("baseline", base), ("emulator", emu)):
-                figure = wrk(run.url, path, bodies, connections, duration, limit=limit, auth=auth)
+                figure = wrk(
+                    run.url, path, bodies, connections, duration, limit=limit, auth=auth,
+                    unique=True,
+                )  # fmt: skip
                 figure["events_per_s"] = round(figure["rps"] * per_request, 1)
                 rows.append({"app": app, **figure})
     best = max((r for r in rows if r["app"] == "emulator"), key=lambda r: r["events_per_s"])

@@ -155,11 +155,13 @@ def wrk(
     auth: str | None = None,
     get_paths: bool = False,
     pid: int | None = None,
+    unique: bool = False,
 ) -> dict[str, Any]:
     """Run wrk against url+path and return req/s, p50/p99 in ms and the raw counts.
 
     With pid, also the server's CPU time per request (its process tree's user+system time),
-    which other load on the machine disturbs far less than the rate.
+    which other load on the machine disturbs far less than the rate. With unique, every
+    "messageId" in the bodies gets a prefix no earlier request had, so none is a repeat.
     """
     env = dict(os.environ)
     env.pop("BENCH_BODIES", None)
@@ -167,6 +169,8 @@ def wrk(
     env["BENCH_PATHS" if get_paths else "BENCH_BODIES"] = str(items)
     if auth:
         env["BENCH_AUTH"] = auth
+    if unique:  # every messageId new: each run's own prefix, each request's number
+        env["BENCH_UNIQUE"] = f"r{os.getpid()}-{time.monotonic_ns()}"
     if limit is not None:
         env["BENCH_LIMIT"] = str(max(1, limit))
     argv = [

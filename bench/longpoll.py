@@ -53,8 +53,11 @@ def _track(merchant: str, i: int) -> bytes:
     ).encode()
 
 
-def writes(port: int, count: int, timeout: float) -> dict[str, Any]:
-    """Send count sequential writes; return their latency figures in ms (None if timed out)."""
+def writes(port: int, count: int, timeout: float, give_up: int | None = None) -> dict[str, Any]:
+    """Send count sequential writes; return their latency figures in ms (None if timed out).
+
+    With give_up, stop after that many writes timed out (the rest are not sent).
+    """
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     took: list[float] = []
     timed_out = 0
@@ -70,6 +73,8 @@ def writes(port: int, count: int, timeout: float) -> dict[str, Any]:
         except (TimeoutError, OSError):
             timed_out += 1
             conn.close()
+            if give_up is not None and timed_out >= give_up:
+                break
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
             continue
         took.append((time.perf_counter() - start) * 1000)

@@ -60,6 +60,16 @@ def track(i: int) -> dict[str, Any]:
     }
 
 
+def small_track(i: int) -> dict[str, Any]:
+    """Return a tracker track body of about 100 bytes: no properties."""
+    return {
+        "merchant_id": MERCHANT,
+        "write_key": WRITE_KEY,
+        "anonymous_id": f"anon-{i}",
+        "event": ("Signed Up", "Viewed Pricing")[i % 2],
+    }
+
+
 def segment_track(i: int) -> dict[str, Any]:
     """Return one Segment track message for user i."""
     return {
@@ -84,8 +94,8 @@ def segment_auth() -> str:
 
 
 def lines(kind: str, count: int) -> list[str]:
-    """Return count compact bodies of one kind: identify or track."""
-    make = {"identify": identify, "track": track}[kind]
+    """Return count compact bodies of one kind: identify, track or small_track."""
+    make = {"identify": identify, "track": track, "small_track": small_track}[kind]
     return [compact(make(i)) for i in range(count)]
 
 
@@ -139,6 +149,10 @@ def fill(store: Any, events: int, per_lead: int = 10, batch: int = 1) -> int:
     text as a request's would be. batch > 1 applies that many calls at once (faster set-up).
     """
     from emulator.calls import Call
+    from emulator.limits import decode_json
+
+    def loads(text: str) -> Any:
+        return decode_json(text.encode())
 
     payload = 0
     pending: list[Any] = []
@@ -146,9 +160,9 @@ def fill(store: Any, events: int, per_lead: int = 10, batch: int = 1) -> int:
         lead = n // per_lead
         if n % per_lead == 0:
             text = compact(attributes(lead))
-            call = Call("identify", f"lead-{lead}", f"anon-{lead}", attributes=json.loads(text))
+            call = Call("identify", f"lead-{lead}", f"anon-{lead}", attributes=loads(text))
         else:
-            body = json.loads(compact(track(n)))
+            body = loads(compact(track(n)))
             text = compact(body["properties"])
             call = Call("track", f"lead-{lead}", f"anon-{lead}", body["event"], body["properties"])
         payload += len(text)

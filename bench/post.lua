@@ -1,6 +1,8 @@
 -- wrk script: send the request bodies (or GET paths) listed in a file, one per line, in turn.
 --   BENCH_BODIES  file of JSON bodies for POST (or BENCH_PATHS: file of paths for GET)
 --   BENCH_AUTH    optional Authorization header value
+--   BENCH_UNIQUE  optional: a run id put in front of every "messageId" value, with the request's
+--                 number, so no message repeats one sent before (every one is applied)
 --   BENCH_LIMIT   optional: stop after this many responses (the tiny mode), then create the
 --                 file BENCH_DONE so the caller can end wrk's fixed duration with SIGINT
 -- done() prints one line "BENCH_RESULT {json}" with counts and latency percentiles (µs).
@@ -20,11 +22,18 @@ if method == "POST" then headers["Content-Type"] = "application/json" end
 local auth = os.getenv("BENCH_AUTH")
 if auth ~= nil and auth ~= "" then headers["Authorization"] = auth end
 
-local i = 0
+local unique = os.getenv("BENCH_UNIQUE")
+if unique == "" then unique = nil end
+local i, sent = 0, 0
 request = function()
   i = i % #items + 1
   if method == "POST" then
-    return wrk.format("POST", nil, headers, items[i])
+    local body = items[i]
+    if unique ~= nil then
+      sent = sent + 1
+      body = body:gsub('"messageId":"', '"messageId":"' .. unique .. "-" .. sent .. "-")
+    end
+    return wrk.format("POST", nil, headers, body)
   end
   return wrk.format("GET", items[i], headers, nil)
 end

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -44,8 +45,13 @@ def caller(kind: str, app_name: str) -> Callable[[int], None]:
         if not status.startswith("200"):
             raise RuntimeError(f"{path} answered {status}")
 
+    fresh = itertools.count()
+
     def call(i: int) -> None:
         environ, data = prepared[i % len(prepared)]
+        if kind == "batch":  # fresh messageIds, so every message is applied, none a repeat
+            data = data.replace(b'"messageId":"', b'"messageId":"%d-' % next(fresh))
+            environ = {**environ, "CONTENT_LENGTH": str(len(data))}
         out = app({**environ, "wsgi.input": io.BytesIO(data)}, start_response)
         for _ in out:
             pass

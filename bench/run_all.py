@@ -16,6 +16,8 @@ from common import BENCH, OUT, parser, python
 
 SCRIPTS = {
     "ingest": ["--servers", "product,waitress,gunicorn,granian", "--duration", "2"],
+    "servers": ["--servers", "product,granian,gunicorn,cheroot,pyruvate", "--rounds", "3"],
+    "promises": ["--servers", "product,granian,gunicorn,cheroot,pyruvate"],
     "batch": [],
     "startup": [],
     "memory": [],

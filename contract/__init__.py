@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import fastjsonschema
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
@@ -130,6 +132,14 @@ def _refuse(uri: str) -> Any:
     raise ValueError(f"no remote $ref: {uri}")
 
 
+def _plain(name: str) -> dict[str, Any]:
+    """Return the schema with its $refs inlined, without its $schema and $id."""
+    body = dict(_inline(schemas()[name], schemas()[name]["$id"]))
+    body.pop("$schema", None)
+    body.pop("$id", None)
+    return body
+
+
 @cache
 def accepts(name: str) -> Callable[[Any], bool]:
     """Return a fast test that says True only for documents valid against schema name.
@@ -138,16 +148,17 @@ def accepts(name: str) -> Callable[[Any], bool]:
     keywords these schemas use). It is trusted only to accept: whatever it rejects is judged
     again by the full validator, which also writes the error message.
     """
-    body = dict(_inline(schemas()[name], schemas()[name]["$id"]))
-    body.pop("$schema", None)
-    body.pop("$id", None)
+    body = _plain(name)
     if "$ref" in json.dumps(body):  # a recursive schema: keep to jsonschema
         return _inlined(name).is_valid
     compiled = fastjsonschema.compile(
         body, handlers={"http": _refuse, "https": _refuse}, use_default=False
     )
+    rs = _rs_check(body)
 
     def check(obj: Any) -> bool:
+        if rs is not None and rs(obj):  # compiled code first: a whole state in one call
+            return True
         try:
             compiled(obj)
         except Exception:  # any doubt goes to the full validator
@@ -155,6 +166,72 @@ def accepts(name: str) -> Callable[[Any], bool]:
         return True
 
     return check
+
+
+# A regex Python and jsonschema-rs read alike, or where jsonschema-rs reads less: ASCII text,
+# classes, groups and negative lookaheads (any other `(?` is refused), counted quantifiers
+# (Python reads `x{,3}` as one, ECMA as text), and the escapes `\.` and `\n`. Class escapes
+# (`\d`, `\s`, `\w`), other escapes and flags differ between the dialects. Python's `$` also
+# matches before a final newline: there jsonschema accepts more, never less.
+_PORTABLE = re.compile(
+    r"(?:[A-Za-z0-9 _,~^$*+?|()\[\].!#%&'`\"/:;<=>@-]|\\[.n]|\{[0-9]+(?:,[0-9]+)?\})*"
+)
+
+
+def portable_pattern(pattern: Any) -> bool:
+    """Return whether jsonschema-rs never accepts a string this regex refuses in Python."""
+    if not isinstance(pattern, str) or _PORTABLE.fullmatch(pattern) is None:
+        return False
+    return "(?" not in pattern.replace("(?!", "")
+
+
+def patterns(node: Any) -> list[Any]:
+    """Return every pattern and patternProperties key anywhere in a schema."""
+    if isinstance(node, list):
+        return [p for item in node for p in patterns(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [node["pattern"]] if "pattern" in node else []
+    found += list(node.get("patternProperties") or {})
+    return found + [p for key, sub in node.items() if key != "pattern" for p in patterns(sub)]
+
+
+def _rs_check(body: dict[str, Any]) -> Callable[[Any], bool] | None:
+    """Return jsonschema-rs's test of an inlined schema (draft 2020-12), or None in doubt."""
+    text = json.dumps(body)
+    if any(word in text for word in _RS_UNSURE) or not all(
+        portable_pattern(p) for p in patterns(body)
+    ):
+        return None
+    compiled = jsonschema_rs.Draft202012Validator(body)
+
+    def check(obj: Any) -> bool:
+        try:
+            return bool(compiled.is_valid(obj))
+        except Exception:  # a value it cannot read (a lone surrogate): the others decide
+            return False
+
+    return check
+
+
+# Keywords whose meaning could differ between jsonschema and jsonschema-rs (format checks,
+# references): a schema naming any of them, or a pattern that is not portable, is checked
+# item by item with accepts().
+_RS_UNSURE = ('"$ref"', '"format"')
+
+
+@cache
+def accepts_all(name: str) -> Callable[[Sequence[Any]], bool]:
+    """Return a fast test that says True only when every item is valid against schema name.
+
+    One call checks the whole list, in compiled code (jsonschema-rs, draft 2020-12), instead
+    of one call per item; like accepts(), it is trusted only to accept.
+    """
+    whole = _rs_check({"type": "array", "items": _plain(name)})
+    if whole is None:
+        one = accepts(name)
+        return lambda items: all(one(item) for item in items)
+    return lambda items: whole(items if type(items) is list else list(items))
 
 
 def validate(name: str, obj: Any) -> None:

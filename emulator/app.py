@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from flask import Flask, Response, request
+from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
 # Paths a browser page on another origin calls; everything else sends no CORS headers.
@@ -71,9 +71,19 @@ def build(settings: Any = None) -> Flask:
     app.json = JSONProvider(app)
     app.extensions["wishpond_emulator"] = Emulator.build(settings)
     errors.register(app, FLAT_ERROR_PREFIXES)
-    guard.install(app, settings)
-    app.before_request(common.no_empty_segments)
-    app.before_request(common.known_query_only)
+    # One hook for every request's checks, in this order: each hook Flask runs costs a call.
+    checks = (
+        guard.Guard(settings).check,
+        common.no_empty_segments,
+        common.known_query_only,
+        clock_http.run_due_syncs,
+    )
+
+    def before() -> None:
+        for check in checks:
+            check()
+
+    app.before_request(before)
     app.register_blueprint(tracker.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(segment.bp)
@@ -84,14 +94,25 @@ def build(settings: Any = None) -> Flask:
     app.register_blueprint(clock_http.bp)
     app.register_blueprint(computed_http.bp)
     app.register_blueprint(faults_http.bp)
-    app.after_request(_cors)
+    app.wsgi_app = _cors(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 
-def _cors(response: Response) -> Response:
-    path = request.path
-    if path.startswith(CORS_PREFIXES):
-        response.headers.extend(CORS_HEADERS)  # none of them is set before this
-    elif path.startswith(SEGMENT_PREFIX):
-        response.headers.extend(SEGMENT_CORS_HEADERS)
-    return response
+def _cors(wsgi_app: Any) -> Any:
+    """Wrap the app: CORS headers on every answer under the prefixes a browser page calls."""
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        path = "/" + environ.get("PATH_INFO", "").lstrip("/")  # as request.path reads it
+        if path.startswith(CORS_PREFIXES):
+            extra = CORS_HEADERS
+        elif path.startswith(SEGMENT_PREFIX):
+            extra = SEGMENT_CORS_HEADERS
+        else:
+            return wsgi_app(environ, start_response)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, [*headers, *extra], exc_info)  # none set before
+
+        return wsgi_app(environ, start)
+
+    return serve

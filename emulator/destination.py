@@ -8,8 +8,9 @@ of the traits and properties as a Date (emulator/isodate.py). Everything here is
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,8 @@ class Skip:
 
 def segment_id(value: Any) -> str | None:
     """Return a Segment id as a string (integers stringified); empty or null is None."""
+    if type(value) is str:
+        return value or None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, float) and value.is_integer():
@@ -66,18 +69,18 @@ def segment_id(value: Any) -> str | None:
     return text or None
 
 
+@functools.lru_cache(maxsize=4096)  # messages repeat the same few keys
 def _normalize(key: str) -> str:
     """Return obj-case's form of a key: only letters, digits and dots, lower case."""
     return _SEPARATORS.sub("", key).lower()
 
 
-def _lookup(traits: Mapping[str, Any], name: str) -> Any:
-    """Return the first trait whose key matches name ignoring case and separators."""
-    wanted = _normalize(name)
+def _index(traits: Mapping[str, Any]) -> Callable[[str], Any]:
+    """Return lookup(name): the first trait whose key matches name ignoring case and separators."""
+    first: dict[str, Any] = {}
     for key, value in traits.items():
-        if _normalize(key) == wanted:
-            return value
-    return None
+        first.setdefault(_normalize(key), value)
+    return lambda name: first.get(_normalize(name))
 
 
 def _trim(text: str) -> str:
@@ -91,21 +94,29 @@ def _text(value: Any) -> bool:
 
 def first_name(traits: Mapping[str, Any]) -> str | None:
     """Return facade's firstName(): the trait, else the first word of a string name."""
-    value = _lookup(traits, "firstName")
+    return _first_name(_index(traits))
+
+
+def last_name(traits: Mapping[str, Any]) -> str | None:
+    """Return facade's lastName(): the trait, else what follows the first space of name."""
+    return _last_name(_index(traits))
+
+
+def _first_name(lookup: Callable[[str], Any]) -> str | None:
+    value = lookup("firstName")
     if _text(value):
         return _trim(value)
-    name = _lookup(traits, "name")
+    name = lookup("name")
     if _text(name):
         return _trim(name).split(" ")[0]
     return None
 
 
-def last_name(traits: Mapping[str, Any]) -> str | None:
-    """Return facade's lastName(): the trait, else what follows the first space of name."""
-    value = _lookup(traits, "lastName")
+def _last_name(lookup: Callable[[str], Any]) -> str | None:
+    value = lookup("lastName")
     if _text(value):
         return _trim(value)
-    name = _lookup(traits, "name")
+    name = lookup("name")
     if not _text(name):
         return None
     space = _trim(name).find(" ")
@@ -115,7 +126,7 @@ def last_name(traits: Mapping[str, Any]) -> str | None:
     return _trim(name[space + 1 :])
 
 
-_GETTERS = {"firstName": first_name, "lastName": last_name}
+_GETTERS = {"firstName": _first_name, "lastName": _last_name}
 
 
 def identify_traits(user_id: str | None, traits: Mapping[str, Any] | None) -> JSON:
@@ -126,10 +137,11 @@ def identify_traits(user_id: str | None, traits: Mapping[str, Any] | None) -> JS
     out: JSON = dict(traits or {})
     if user_id:
         out["id"] = user_id
-    seen = dict(out)  # facade reads every alias from the traits as sent, not as rewritten
+    # facade reads every alias from the traits as sent, not as rewritten
+    lookup = _index(out)
     for alias, target in ALIASES.items():
         getter = _GETTERS.get(alias)
-        value = getter(seen) if getter is not None else _lookup(seen, alias)
+        value = getter(lookup) if getter is not None else lookup(alias)
         if value is None:
             continue
         out[target] = value
@@ -142,8 +154,18 @@ def _dated(value: str | None) -> str | None:
     return isodate.normalize(value) if isodate.is_date(value) else value
 
 
+# (method, user_id, anonymous_id, traits, event, properties): a TrackerCall's fields in order.
+Fields = tuple[str, str | None, str | None, JSON | None, str | None, JSON | None]
+
+
 def map_message(message: Mapping[str, Any]) -> TrackerCall | Skip:
     """Return the tracker call the destination makes for a validated Segment message."""
+    mapped = fields(message)
+    return mapped if isinstance(mapped, Skip) else TrackerCall(*mapped)
+
+
+def fields(message: Mapping[str, Any]) -> Fields | Skip:
+    """Return map_message()'s call as a plain tuple of its fields (no object in between)."""
     kind = message["type"]
     user_id = _dated(segment_id(message.get("userId")))
     anonymous_id = segment_id(message.get("anonymousId"))
@@ -151,10 +173,8 @@ def map_message(message: Mapping[str, Any]) -> TrackerCall | Skip:
         if user_id is None:
             return Skip(kind, USER_ID_REQUIRED)
         traits = identify_traits(user_id, isodate.traverse(message.get("traits")))
-        return TrackerCall("identify", user_id, anonymous_id, traits=traits)
+        return "identify", user_id, anonymous_id, traits, None, None
     if kind == "track":
         properties = dict(isodate.traverse(message.get("properties") or {}))
-        return TrackerCall(
-            "track", user_id, anonymous_id, event=_dated(message["event"]), properties=properties
-        )
+        return "track", user_id, anonymous_id, None, _dated(message["event"]), properties
     return Skip(kind, NOT_SUPPORTED)

@@ -42,6 +42,11 @@ def is_date(value: Any, strict: bool = True) -> TypeGuard[str]:
     """Return whether value is a string isodate reads as a date (strict: it starts Y-M-D)."""
     if type(value) is not str:
         return False
+    # YYYY-MM-DD has its first dash fifth: most strings are told apart without a regex.
+    if strict and value[4:5] != "-":
+        return False
+    if _CANONICAL.fullmatch(value) is not None:  # the common case: a Date's own wire form
+        return True
     if strict and _STRICT.match(value) is None:
         return False
     return _MATCHER.fullmatch(value) is not None
@@ -134,12 +139,25 @@ def traverse(value: Any) -> Any:
     if kind is dict:
         changed: dict[Any, Any] | None = None
         for key, item in value.items():
-            new = traverse(item)
+            new = _changed(item)
             if new is not item:
                 changed = changed if changed is not None else dict(value)
                 changed[key] = new
         return value if changed is None else changed
     if kind is list:
-        items = [traverse(v) for v in value]
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+        copy: list[Any] | None = None
+        for i, item in enumerate(value):
+            new = _changed(item)
+            if new is not item:
+                copy = copy if copy is not None else list(value)
+                copy[i] = new
+        return value if copy is None else copy
     return value
+
+
+def _changed(item: Any) -> Any:
+    """Return traverse(item), telling most scalars apart without a call deeper."""
+    kind = type(item)
+    if kind is str:
+        return normalize(item) if item[4:5] == "-" and is_date(item) else item
+    return traverse(item) if kind is dict or kind is list else item

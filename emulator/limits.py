@@ -12,6 +12,8 @@ import math
 import re
 from typing import Any
 
+import orjson
+
 from emulator.errors import EmulatorError
 
 # Deepest nesting of a request body (the top level is depth 1).
@@ -22,6 +24,12 @@ STATE_DEPTH = MAX_DEPTH + 4
 MAX_ID = 256
 # A JSON escape of a UTF-16 surrogate; raw UTF-8 cannot hold one, so only these can.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+# 19 digits in a row: a number orjson might read differently from json (an integer past 64
+# bits becomes a float there), so such a body is decoded by json alone. Every digit mapped to
+# "0" and every other byte to " ", one substring search finds them (a regex takes 10 times as
+# long on a batch).
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_DIGITS = b"0" * 19
 
 
 def _reject_constant(name: str) -> Any:
@@ -88,6 +96,23 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def _decode(raw: bytes, text: str) -> Any:
+    """Return the value json reads from text; orjson reads it faster where it reads the same.
+
+    orjson refuses all that json refuses here (NaN, infinities, lone surrogates, bad UTF-8,
+    nesting past its limit) and reads every other document to the same value, except integers
+    past 64 bits: a body that could hold one, or that orjson refuses, is left to json, whose
+    error messages are the ones answered. orjson also shares each short key's string across
+    documents, so millions of stored events do not hold a copy of the same key each.
+    """
+    if _LONG_DIGITS not in raw.translate(_DIGITS_ONLY):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return _DECODER.decode(text)
+
+
 def decode_json(raw: bytes, limit: int = MAX_DEPTH, what: str = "The body") -> Any:
     """Decode strict UTF-8 JSON (no NaN, no lone surrogate, nesting within limit) or raise 400."""
     try:
@@ -106,7 +131,7 @@ def decode_json(raw: bytes, limit: int = MAX_DEPTH, what: str = "The body") -> A
         "invalid_json", f"The JSON is nested too deeply; keep it under {limit} levels."
     )
     try:
-        value = _DECODER.decode(text)
+        value = _decode(raw, text)
     except RecursionError:
         raise too_deep from None
     except ValueError as exc:

@@ -16,7 +16,7 @@ from jsonschema.exceptions import SchemaError, ValidationError, best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
-from emulator.planfast import FORMATS, compile_fast
+from emulator.planfast import FORMATS, compile_fast, compile_rs
 
 JSON = dict[str, Any]
 Violation = JSON
@@ -192,22 +192,27 @@ class RuleSchema:
         self.schema = schema
         self.validator = cls(schema, format_checker=FORMATS)
         self._compiled: Callable[[Any], Any] | None = _UNCOMPILED
+        self._rs: Callable[[Any], bool] | None = _UNCOMPILED
 
     def _fast(self) -> Callable[[Any], Any] | None:
         compiled = self._compiled
         if compiled is _UNCOMPILED:
             # Two threads may both compile it the first time; either result is the same.
+            self._rs = compile_rs(self.schema)
             compiled = self._compiled = compile_fast(self.schema)
         return compiled
 
     @property
     def accepts(self) -> Callable[[Any], bool] | None:
-        """Return the compiled check (True only for valid documents), or None without one."""
+        """Return the compiled checks (True only for valid documents), or None without one."""
         compiled = self._fast()
         if compiled is None:
             return None
+        rs = self._rs
 
         def accepts(document: Any) -> bool:
+            if rs is not None and rs(document):
+                return True
             try:
                 compiled(document)
             except Exception:  # any doubt goes to jsonschema
@@ -221,6 +226,9 @@ class RuleSchema:
         compiled = self._compiled
         if compiled is _UNCOMPILED:
             compiled = self._fast()
+        rs = self._rs
+        if rs is not None and rs(document):
+            return NO_VIOLATIONS
         if compiled is not None:
             try:
                 compiled(document)

@@ -175,3 +175,25 @@ def test_plans_measure_ingest_with_a_plan_beside_without(tmp_path: Path) -> None
     assert all(r["ratio"] > 0 for r in result["ratios"])
     assert {r["load"] for r in result["in_process"]} == {"batch", "track"}
     assert all(r["cpu_ratio"] > 0 for r in result["in_process"])
+
+
+def test_servers_sets_each_server_beside_the_bare_app(tmp_path: Path) -> None:
+    require_tool("wrk", "the load generator of the bench")
+    result = run_bench("servers", tmp_path, "--servers", "product")
+    assert {(r["app"], r["load"]) for r in result["rows"]} == {
+        (app, load) for app in ("emulator", "baseline") for load in ("track", "batch")
+    }
+    for row in result["rows"]:
+        assert_load_figures(row)
+    for row in result["summary"]:
+        assert row["ratio"] > 0 and row["emulator_vs_product"] == 1.0, row
+
+
+def test_promises_checks_each_promise_of_the_served_path(tmp_path: Path) -> None:
+    (row,) = run_bench("promises", tmp_path, "--servers", "product")["rows"]
+    assert row["server"] == "product"
+    assert row["drain"]["kept"] and row["in_process"]["kept"], row
+    (served,) = row["served"]
+    kept = {name: value for name, value in served.items() if name.endswith("kept")}
+    assert kept == {"long_polls_kept": True, "idle_kept": True}, served
+    assert served["framing"]["kept"] and served["no_answer"]["kept"] and served["host"]["kept"]

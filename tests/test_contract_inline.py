@@ -110,3 +110,51 @@ def test_validate_still_names_the_field_on_failure() -> None:
             {"merchant_id": "m1", "write_key": "k", "anonymous_id": "a", "event": ""},
         )
     assert info.value.field == "event"
+
+
+SEGMENT_SEEDS: tuple[dict[str, Any], ...] = (
+    {"type": "track", "userId": "u1", "event": "Signed Up", "properties": {"plan": "x"},
+     "messageId": "m1", "timestamp": "2026-01-01T00:00:00.000Z", "context": {"ip": "1.2.3.4"}},
+    {"type": "track", "anonymousId": 7, "event": "Audience Entered",
+     "properties": {"audience_key": "vip"}},
+    {"type": "identify", "userId": "u1", "traits": {"email": "a@b.c"},
+     "integrations": {"All": False},
+     "context": {"personas": {"computation_class": "audience", "computation_key": "vip"}}},
+    {"type": "alias", "userId": "u2", "previousId": "u1"},
+    {"type": "group", "anonymousId": "a1", "groupId": "g1", "sentAt": None},
+    {"type": "page", "userId": "u1", "_metadata": {"bundled": ["Wishpond"]}},
+)  # fmt: skip
+
+
+def test_the_whole_list_check_accepts_only_lists_of_valid_documents() -> None:
+    docs = [d for seed in SEGMENT_SEEDS for v in _walk(seed) if isinstance(v, dict)
+            for d in (v, *_mutations(v))] + corpus()[:1000]  # fmt: skip
+    rng = random.Random(11)
+    lists = 0
+    for name in sorted(n for n in contract.schemas() if n.startswith("segment-")):
+        whole, full = contract.accepts_all(name), contract.validator(name)
+        valid = [d for d in docs if full.is_valid(d)]
+        invalid = [d for d in docs if not full.is_valid(d)]
+        for doc in invalid:
+            assert not whole([doc]), f"{name} accepts an invalid document: {json.dumps(doc)[:300]}"
+        for _ in range(50):
+            picked = rng.sample(valid, min(len(valid), 8))
+            # A list of valid documents passes (or the fast path would never be taken) ...
+            assert whole(picked), f"{name} refuses valid documents: {json.dumps(picked)[:300]}"
+            if invalid:  # ... and one invalid document anywhere in it refuses the whole list.
+                mixed = [*picked, rng.choice(invalid)]
+                rng.shuffle(mixed)
+                assert not whole(mixed), f"{name} accepts {json.dumps(mixed)[:300]}"
+            lists += 1
+    assert lists >= 300
+
+
+def test_only_patterns_both_regex_dialects_read_alike_go_to_jsonschema_rs() -> None:
+    for pattern in ("^[A-Za-z0-9_]{1,128}(?!\\n)$", "^(?!\\.{1,2}$)[a-z.]+$", "^(a|b)*c?$"):
+        assert contract.portable_pattern(pattern), pattern
+    for pattern in ("\\d", "\\s", "\\w", "x{,3}", "(?i)a", "(?=a)", "(?<!a)b", "\\ba", "é"):
+        assert not contract.portable_pattern(pattern), pattern
+    # The state's patterns are portable: a whole state (an import, a data file) is checked in
+    # compiled code in one call.
+    found = contract.patterns(contract._plain("state"))
+    assert found and all(contract.portable_pattern(p) for p in found), found

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from emulator import limits
 from emulator.cli import main
@@ -164,3 +166,45 @@ def test_dot_segments_are_no_lead_or_merchant_ids(client: FlaskClient, lead_id: 
     # Refused, or (Segment's answers being faithful) dropped: no lead either way.
     client.post("/v1/identify", json={"userId": lead_id}, headers={"Authorization": "Basic bTE6"})
     assert client.get("/_emulator/merchants/m1/leads").json["leads"] == []
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers(min_value=-(2**80), max_value=2**80) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                               max_size=4),
+    max_leaves=20,
+)  # fmt: skip
+
+
+@given(value=JSON_VALUES, spaced=st.booleans())
+def test_decoding_reads_every_document_as_the_standard_library_does(
+    value: Any, spaced: bool
+) -> None:
+    """The fast decoder and json agree on every value and its type (an int stays an int)."""
+    text = json.dumps(value, indent=1 if spaced else None)
+    got = limits.decode_json(f"[{text}]".encode())
+    want = json.loads(f"[{text}]")
+    assert json.dumps(got) == json.dumps(want)  # floats, big integers and key order alike
+    assert repr(got) == repr(want)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"n": NaN}', "NaN is not valid JSON"),
+        ('{"n": 1e999}', "1e999 is too large for a JSON number"),
+        ('{"n": 1,}', "The body is not valid JSON: Expecting property name"),
+    ],
+)
+def test_what_the_fast_decoder_refuses_is_explained_as_before(text: str, message: str) -> None:
+    with pytest.raises(EmulatorError) as info:
+        limits.decode_json(text.encode())
+    assert message in str(info.value)
+
+
+def test_bodies_decoded_apart_share_their_keys() -> None:
+    """Millions of stored events hold one copy of each short key, not one per event."""
+    first = limits.decode_json(b'{"plan": "Growth", "price": 49}')
+    second = limits.decode_json(b'{"plan": "Startup", "price": 9}')
+    assert [id(k) for k in first] == [id(k) for k in second]

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from jsonschema.validators import validator_for
 
 from emulator import create_app
-from emulator.planfast import FORMATS
+from emulator.planfast import FORMATS, compile_rs
 from emulator.planschema import RuleSchema
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"plan-prop:").decode()}
@@ -187,3 +187,19 @@ def test_plain_schemas_get_the_compiled_check() -> None:
     assert RuleSchema(simple).accepts is not None
     for odd in ({"format": "email"}, {"pattern": "^(?!x)"}, {"$ref": "#"}, {"items": [{}]}):
         assert RuleSchema({"properties": {"x": odd}}).accepts is None, odd
+
+
+def test_plain_patterns_get_the_rust_check_and_others_do_not() -> None:
+    def rule(pattern: str, draft: str = DRAFTS[3]) -> dict[str, Any]:
+        return {"$schema": draft, "properties": {"x": {"type": "string", "pattern": pattern}}}
+
+    assert compile_rs(rule("^[A-Z]{3}$")) is not None
+    assert compile_rs(rule("^(a|b)+[0-9]{2,4}$")) is not None
+    # Read differently by Python and ECMA regexes, or a draft whose integers differ: left out.
+    for pattern in ("^x{,3}$", "\\d", "(?i)a", "\\w+", "^a{2,}$"):
+        assert compile_rs(rule(pattern)) is None, pattern
+    assert compile_rs(rule("^a$", DRAFTS[1])) is None
+    # What it checks, it checks: "USD" passes, "usd" is left to the other checks.
+    check = compile_rs(rule("^[A-Z]{3}$"))
+    assert check is not None
+    assert check({"x": "USD"}) and not check({"x": "usd"}) and not check({"x": 2**70})

@@ -32,9 +32,8 @@ bp.before_request(require_admin_token)
 bp.before_request(refuse_query)
 
 
-@bp.before_app_request
 def run_due_syncs() -> None:
-    """Before any request, run the syncs that real time has made due.
+    """Before any request (the app's hook calls it), run the syncs that real time made due.
 
     POST /clock runs them itself, so that its answer lists them.
     """

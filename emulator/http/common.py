@@ -29,6 +29,15 @@ def emulator() -> Emulator:
     return cast(Emulator, current_app.extensions["wishpond_emulator"])
 
 
+_COMPACT = {"separators": (",", ":")}
+
+
+def json_response(doc: Any) -> Response:
+    """Return doc answered as jsonify answers it (compact, a newline), with less set-up per call."""
+    app = current_app
+    return app.response_class(app.json.dumps(doc, **_COMPACT) + "\n", mimetype="application/json")
+
+
 def json_body(
     schema: str | None = None,
     *,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import request
 
 from emulator.errors import EmulatorError
 from emulator.settings import Settings
@@ -98,8 +98,3 @@ def _origin(url: str) -> tuple[str, str, int] | None:
     if not parts.scheme or not parts.hostname:
         return None
     return parts.scheme, parts.hostname, port
-
-
-def install(app: Flask, settings: Settings) -> None:
-    """Run the guard before every request of the app."""
-    app.before_request(Guard(settings).check)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from emulator import ingest
 from emulator.calls import JSON
 from emulator.errors import EmulatorError
-from emulator.http.common import check, emulator, journaled, json_body
+from emulator.http.common import check, emulator, journaled, json_body, json_response
 from emulator.http.docs import SEGMENT_WRITE_KEY, documenter
 from emulator.http.injection import at_merchant
 from emulator.journal import Note
@@ -154,7 +154,7 @@ def _route(note: Note, settings: Settings, body: JSON) -> str | None:
 
 
 def _answer(dropped: int) -> Response:
-    response = jsonify(success=True)
+    response = json_response({"success": True})
     if dropped:
         response.headers[DROPPED_HEADER] = str(dropped)
     return response

@@ -5,12 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from flask import Blueprint, Response, jsonify, send_file
+from flask import Blueprint, Response, send_file
 
 from emulator import plans
 from emulator.calls import JSON, Call
 from emulator.errors import EmulatorError
-from emulator.http.common import authenticate, check, emulator, journaled, json_body
+from emulator.http.common import (
+    authenticate,
+    check,
+    emulator,
+    journaled,
+    json_body,
+    json_response,
+)
 from emulator.http.docs import documenter
 from emulator.http.injection import at_merchant
 from emulator.journal import Note
@@ -79,7 +86,7 @@ def _apply(note: Note, kind: str, body: JSON, call: Call) -> tuple[JSON | None, 
 
 
 def _answer(key: str, value: JSON | None, repeat: bool) -> Response:
-    return jsonify({key: value, "duplicate": True} if repeat else {key: value})
+    return json_response({key: value, "duplicate": True} if repeat else {key: value})
 
 
 @bp.post("/tracker/v1/identify")
