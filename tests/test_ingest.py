@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -120,6 +121,20 @@ def test_a_message_over_32_kb_refuses_the_request_in_both_modes() -> None:
     big = {"type": "track", "userId": "u", "event": "E", "properties": {"x": "y" * 33_000}}
     plan = ingest.plan([{"type": "identify", "userId": "u"}, big])
     assert plan.oversized and plan.refusal(strict=False) is not None
+
+
+@pytest.mark.parametrize(("count", "over"), [(5_400, False), (5_500, True)])
+def test_a_message_is_measured_as_json_writes_it_even_where_a_fast_writer_is_shorter(
+    count: int, over: bool
+) -> None:
+    """1e-09 is 5 bytes as json writes it, 4 as a shorter writer may: the limit is json's."""
+    big = {"type": "track", "userId": "u", "event": "E", "properties": {"x": [1e-9] * count}}
+    size = len(json.dumps(big, separators=(",", ":")))
+    assert (size > ingest.MAX_MESSAGE) is over
+    plan = ingest.plan([big])
+    assert plan.oversized is over
+    if over:
+        assert f"message is {size} bytes" in plan.drops[0]["reason"]
 
 
 def test_settle_turns_repeats_into_duplicate_skips() -> None:
