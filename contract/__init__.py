@@ -144,9 +144,10 @@ def _plain(name: str) -> dict[str, Any]:
 def accepts(name: str) -> Callable[[Any], bool]:
     """Return a fast test that says True only for documents valid against schema name.
 
-    The inlined schema is compiled to Python once (fastjsonschema, draft-07 semantics for the
-    keywords these schemas use). It is trusted only to accept: whatever it rejects is judged
-    again by the full validator, which also writes the error message.
+    The inlined schema is compiled once by jsonschema-rs, where its patterns are portable, and
+    to Python (fastjsonschema, draft-07 semantics for the keywords these schemas use). Both are
+    trusted only to accept: whatever they reject is judged again by the full validator, which
+    also writes the error message.
     """
     body = _plain(name)
     if "$ref" in json.dumps(body):  # a recursive schema: keep to jsonschema

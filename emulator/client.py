@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from emulator.apierrors import TOKEN_ENV, URL_ENV, EmulatorAPIError, EmulatorUnreachable
+from emulator.calls import JSON
 from emulator.client_faults import FaultRule, add_fault
 from emulator.merchant import MerchantView
 
-JSON = dict[str, Any]
 DEFAULT_TIMEOUT = 3.0
 
 __all__ = [

@@ -8,8 +8,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from emulator.apierrors import EmulatorAPIError
-
-JSON = dict[str, Any]
+from emulator.calls import JSON
 
 
 class Client(Protocol):

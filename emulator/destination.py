@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator import isodate
-
-JSON = dict[str, Any]
+from emulator.calls import JSON
 
 # The integration's aliases, in its order: facade reads the camelCase trait, writes the
 # snake_case key and deletes the camelCase key.

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from emulator.calls import JSON
 from emulator.client_faults import FaultRule, add_fault
 from emulator.merchant import MerchantView
 
-JSON = dict[str, Any]
 MAX_ID = 128
 DIGEST = 12
 _UNSAFE = re.compile(r"[^A-Za-z0-9._~-]+")

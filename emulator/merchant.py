@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from emulator.apierrors import EmulatorAPIError
+from emulator.calls import JSON
 from emulator.nearmiss import (
     Facts,
     describe_event_miss,
@@ -19,7 +20,6 @@ from emulator.nearmiss import (
 from emulator.nearmiss_engage import AudienceFacts, describe_audience_miss
 from emulator.planview import PlanChecks
 
-JSON = dict[str, Any]
 # The admin API caps one long-poll at 60 s; longer waits chain several.
 MAX_POLL = 60.0
 

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-JSON = dict[str, Any]
+from emulator.calls import JSON
+
 MISSING = object()
 SHOWN = 5
 

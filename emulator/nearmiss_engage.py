@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from emulator import computed
 from emulator.audience import Rule
+from emulator.calls import JSON
 from emulator.clock import format_ms, parse_duration, parse_time, until
-
-JSON = dict[str, Any]
 
 
 @dataclass

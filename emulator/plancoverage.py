@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from emulator.apierrors import EmulatorAPIError, EmulatorUnreachable
+from emulator.calls import JSON
 from emulator.client import EmulatorClient
 from emulator.planreport import junit, merge, text
 
-JSON = dict[str, Any]
 WORKER_KEY = "wishpond_plan_reports"
 NAME = "wishpond-plan-coverage"
 

@@ -130,13 +130,13 @@ def compile_fast(schema: Any) -> Callable[[Any], Any] | None:
 
 
 def compile_rs(schema: Any) -> Callable[[Any], bool] | None:
-    """Return jsonschema-rs's check of a schema compile_fast takes, or None.
+    """Return jsonschema-rs's check of a schema of the keywords compile_fast takes, or None.
 
     Only for draft-06 and later (draft-04 counts 1.0 as no integer; jsonschema-rs may not),
     and portable patterns. The check says True only for documents it accepts; it is trusted only
     to accept, as compile_fast's is.
     """
-    if compile_fast(schema) is None or schema.get("$schema") == _DRAFT4:
+    if not isinstance(schema, dict) or not _fast_safe(schema) or schema.get("$schema") == _DRAFT4:
         return None
     if not all(contract.portable_pattern(p) for p in contract.patterns(schema)):
         return None

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.calls import JSON
 from emulator.plans import KINDS
 
-JSON = dict[str, Any]
 SHOWN_MERCHANTS = 5
 SHOWN_EXAMPLES = 10
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import contract
+from emulator.calls import JSON
 from emulator.errors import EmulatorError
 from emulator.planschema import NO_VIOLATIONS, RuleSchema, Violation, schema_problem
 
-JSON = dict[str, Any]
 RULE_TYPES = ("TRACK", "IDENTIFY", "COMMON", "PAGE", "SCREEN", "GROUP")  # Segment's RuleV1
 KINDS = contract.enum("violation_kind")
 IDENTIFY = "identify"  # how the IDENTIFY rule and identify calls are named in reports

@@ -16,9 +16,9 @@ from jsonschema.exceptions import SchemaError, ValidationError, best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
+from emulator.calls import JSON
 from emulator.planfast import FORMATS, compile_fast, compile_rs
 
-JSON = dict[str, Any]
 Violation = JSON
 NO_VIOLATIONS: tuple[Violation, ...] = ()
 MAX_MESSAGE = 200

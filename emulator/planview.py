@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from emulator.apierrors import EmulatorAPIError
+from emulator.calls import JSON
 from emulator.planreport import describe
-
-JSON = dict[str, Any]
 
 
 class PlanChecks:
