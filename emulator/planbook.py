@@ -70,9 +70,15 @@ def load_file(path: str, merchant_id: str | None = None) -> Plan:
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise EmulatorError("invalid_setting", f"{flag}: cannot read it: {exc.strerror}.") from None
+        raise EmulatorError(
+            "invalid_setting",
+            f"{flag}: cannot read it: {exc.strerror}; name a readable plan file.",
+        ) from None
     except ValueError as exc:
-        raise EmulatorError("invalid_setting", f"{flag}: not valid JSON: {exc}.") from None
+        raise EmulatorError(
+            "invalid_setting",
+            f"{flag}: not valid JSON: {exc}; fix the file so it holds the plan as JSON.",
+        ) from None
     try:
         return plans.parse(document, default_name=Path(path).stem)
     except EmulatorError as exc:

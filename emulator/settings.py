@@ -188,7 +188,8 @@ def tracking_plan_files(specs: tuple[str, ...]) -> tuple[str | None, dict[str, s
         if sep and valid_id(left) and right:
             if left in own:
                 raise EmulatorError(
-                    "invalid_setting", f"--tracking-plan names merchant {left!r} twice."
+                    "invalid_setting",
+                    f"--tracking-plan names merchant {left!r} twice; give each merchant one plan.",
                 )
             own[left] = right
         elif not spec:
